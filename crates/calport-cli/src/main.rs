@@ -1,0 +1,76 @@
+//! `calport`: move and mirror calendars and address books between servers.
+//!
+//! Results go to stdout, logs and progress to stderr. Exit codes: 0 everything arrived,
+//! 2 some items failed (listed in the summary), 1 a fatal error (nothing more was done).
+
+mod commands;
+mod config;
+mod progress;
+mod summary;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Move and mirror calendars (CalDAV) and address books (CardDAV) between servers.
+#[derive(Debug, Parser)]
+#[command(name = "calport", version, about, long_about = None)]
+struct Cli {
+    /// More detail on stderr (-v: info, -vv: debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Copy every calendar, task list and address book from one server to another.
+    ///
+    /// Collections are paired by display name, then by path segment; missing ones are
+    /// created. Items keep their bytes and UIDs. Running it again transfers only what
+    /// changed on the source and never duplicates; an interrupted run resumes.
+    Migrate(commands::migrate::MigrateArgs),
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,calport=info",
+        _ => "debug,hyper=info,reqwest=info,sqlx=warn",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CALPORT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Migrate(args) => commands::migrate::run(args, cli.verbose).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The end-of-run summary: a table for people, JSON for scripts.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use calport_dav::RequestStats;
+use calport_engine::MigrationReport;
+use serde_json::{Value, json};
+
+/// Requests sent to each side during the run.
+pub struct Requests {
+    /// To the source server.
+    pub source: RequestStats,
+    /// To the destination server.
+    pub destination: RequestStats,
+}
+
+/// `PROPFIND 3, REPORT 2, PUT 10` style.
+pub fn methods(stats: &RequestStats) -> String {
+    let parts: Vec<String> = stats
+        .by_method
+        .iter()
+        .map(|(method, count)| format!("{method} {count}"))
+        .collect();
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn stats_json(stats: &RequestStats) -> Value {
+    json!({
+        "total": stats.requests,
+        "by_method": stats.by_method,
+        "by_status_class": stats.by_status_class,
+        "transport_errors": stats.transport_errors,
+        "retries": stats.retries,
+    })
+}
+
+/// The machine-readable summary.
+///
+/// # Errors
+/// Serialization failure (not expected).
+pub fn json(
+    report: &MigrationReport,
+    requests: &Requests,
+    state: &Path,
+) -> serde_json::Result<String> {
+    let mut value = serde_json::to_value(report)?;
+    if let Value::Object(map) = &mut value {
+        map.insert(
+            "requests".into(),
+            json!({
+                "source": stats_json(&requests.source),
+                "destination": stats_json(&requests.destination),
+            }),
+        );
+        map.insert("state".into(), json!(state.display().to_string()));
+        map.insert("ok".into(), json!(report.all_arrived()));
+    }
+    serde_json::to_string_pretty(&value)
+}
+
+/// The table for people, with the failed items and their reasons below it.
+pub fn table(report: &MigrationReport) -> String {
+    let mut out = String::new();
+    let rows: Vec<[String; 8]> = report
+        .collections
+        .iter()
+        .map(|c| {
+            let target = c
+                .destination
+                .clone()
+                .unwrap_or_else(|| "-".into());
+            [
+                format!("{} ({})", c.source, c.kind),
+                target,
+                c.mapping.replace('_', " "),
+                c.stats.created.to_string(),
+                c.stats.updated.to_string(),
+                c.stats.unchanged.to_string(),
+                c.stats.skipped.to_string(),
+                c.stats.failed.to_string(),
+            ]
+        })
+        .collect();
+    let header = [
+        "collection", "destination", "action", "created", "updated", "unchanged", "skipped",
+        "failed",
+    ];
+    let t = &report.totals;
+    let totals = [
+        "total".to_owned(),
+        String::new(),
+        String::new(),
+        t.created.to_string(),
+        t.updated.to_string(),
+        t.unchanged.to_string(),
+        t.skipped.to_string(),
+        t.failed.to_string(),
+    ];
+    let mut widths = header.map(str::len);
+    for row in rows.iter().chain(std::iter::once(&totals)) {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            let pad = w.saturating_sub(cell.chars().count());
+            if i < 3 {
+                s.push_str(cell);
+                s.push_str(&" ".repeat(pad));
+            } else {
+                s.push_str(&" ".repeat(pad));
+                s.push_str(cell);
+            }
+            s.push_str("  ");
+        }
+        s.trim_end().to_owned() + "\n"
+    };
+    if report.dry_run {
+        out.push_str("DRY RUN: nothing was written; counts show what a real run would do.\n");
+    }
+    out.push_str(&line(&header.map(str::to_owned)));
+    for row in &rows {
+        out.push_str(&line(row));
+    }
+    out.push_str(&line(&totals));
+    for c in report.collections.iter().filter(|c| c.note.is_some()) {
+        let _ = writeln!(out, "note: {}: {}", c.source, c.note.as_deref().unwrap_or_default());
+    }
+    let failed: Vec<_> = report.collections.iter().flat_map(|c| &c.failures).collect();
+    if !failed.is_empty() {
+        let _ = writeln!(out, "\n{} item(s) failed:", failed.len());
+        for f in failed {
+            let uid = f.uid.as_deref().map(|u| format!(" (UID {u})")).unwrap_or_default();
+            let _ = writeln!(out, "  {}{}: {}", f.source_href, uid, f.reason);
+        }
+    }
+    if report.cancelled {
+        out.push_str("\nstopped before the end; run the same command again to resume.\n");
+    }
+    let _ = writeln!(out, "\nfinished in {:.1} s", report.seconds);
+    out
+}

@@ -1,0 +1,144 @@
+//! Shared helpers for the CLI tests: run the real `calport` binary against real servers.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use calport_testkit::{DavServer, Resource};
+use serde_json::Value;
+
+/// The result of one `calport` invocation.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr)
+        })
+    }
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Self {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+pub fn calport() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_calport"));
+    cmd.stdin(Stdio::null())
+        .env_remove("CALPORT_FROM_PASSWORD")
+        .env_remove("CALPORT_TO_PASSWORD")
+        .env("CALPORT_LOG", "warn");
+    cmd
+}
+
+/// Writes a migrate.toml for two servers into `dir` and returns its path.
+pub fn write_config(dir: &Path, source: &DavServer, destination: &DavServer, extra: &str) -> PathBuf {
+    let text = format!(
+        "[source]\nurl = \"{}/\"\nusername = \"{}\"\npassword = \"{}\"\n\n\
+         [destination]\nurl = \"{}/\"\nusername = \"{}\"\npassword = \"{}\"\n\n\
+         [options]\nconcurrency = 4\ntimeout_seconds = 60\n{extra}\n",
+        source.base_url(),
+        source.username(),
+        source.password(),
+        destination.base_url(),
+        destination.username(),
+        destination.password(),
+    );
+    let path = dir.join("migrate.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs `calport migrate --config CONFIG --state STATE --json [extra…]` to completion.
+pub fn migrate(config: &Path, state: &Path, extra: &[&str]) -> Run {
+    let out = calport()
+        .arg("migrate")
+        .arg("--config")
+        .arg(config)
+        .arg("--state")
+        .arg(state)
+        .arg("--json")
+        .args(extra)
+        .output()
+        .expect("calport runs");
+    out.into()
+}
+
+/// Every item of every listed collection, keyed by UID (as read by calport-ical).
+pub async fn items_by_uid(server: &DavServer, collections: &[String]) -> BTreeMap<String, Vec<Resource>> {
+    let mut map: BTreeMap<String, Vec<Resource>> = BTreeMap::new();
+    for path in collections {
+        for resource in server.list(path).await.unwrap() {
+            let uid = calport_ical::inspect(&resource.body)
+                .map(|m| m.uid)
+                .unwrap_or_else(|e| panic!("{} on {} cannot be read: {e}", resource.href, server.kind()));
+            map.entry(uid).or_default().push(resource);
+        }
+    }
+    map
+}
+
+/// The destination collection paths of a `--json` report.
+pub fn destination_collections(report: &Value) -> Vec<String> {
+    report["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["destination_href"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Write requests (anything but PROPFIND/REPORT/GET/OPTIONS/HEAD) in a report's counts.
+pub fn destination_writes(report: &Value) -> u64 {
+    report["requests"]["destination"]["by_method"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(m, _)| !matches!(m.as_str(), "PROPFIND" | "REPORT" | "GET" | "OPTIONS" | "HEAD"))
+        .map(|(_, n)| n.as_u64().unwrap())
+        .sum()
+}
+
+/// Compares two item sets by UID in meaning; returns a description of each mismatch.
+pub fn semantic_mismatches(
+    expected: &BTreeMap<String, Vec<Resource>>,
+    actual: &BTreeMap<String, Vec<Resource>>,
+) -> Vec<String> {
+    let tolerance = calport_ical::Tolerance::default();
+    let mut problems = Vec::new();
+    for (uid, sources) in expected {
+        match actual.get(uid).map(Vec::as_slice) {
+            None | Some([]) => problems.push(format!("UID {uid}: missing on the destination")),
+            Some([one]) => {
+                match calport_ical::compare(&sources[0].body, &one.body, &tolerance) {
+                    Ok(diffs) if diffs.is_empty() => {}
+                    Ok(diffs) => problems.push(format!(
+                        "UID {uid}: {} difference(s): {}",
+                        diffs.len(),
+                        diffs.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("; ")
+                    )),
+                    Err(e) => problems.push(format!("UID {uid}: cannot compare: {e}")),
+                }
+            }
+            Some(many) => problems.push(format!("UID {uid}: {} copies on the destination", many.len())),
+        }
+    }
+    for uid in actual.keys() {
+        if !expected.contains_key(uid) {
+            problems.push(format!("UID {uid}: on the destination but not on the source"));
+        }
+    }
+    problems
+}

@@ -1,0 +1,214 @@
+//! [`DavStore`]: the [`Store`] implementation for CalDAV/CardDAV servers.
+
+use std::fmt;
+use std::sync::{Mutex, PoisonError};
+
+use async_trait::async_trait;
+use calport_core::{
+    Changes, CollectionInfo, CollectionKind, Etag, FetchedItem, ItemRef, NewCollection, Store,
+    StoreError, WriteOutcome,
+};
+use url::Url;
+
+use crate::client::Client;
+use crate::config::DavConfig;
+use crate::discovery;
+use crate::stats::RequestStats;
+use crate::{href, listing, mkcol, multiget, write};
+
+/// What discovery left for later calls.
+#[derive(Debug, Default)]
+struct Known {
+    calendar_homes: Vec<Url>,
+    addressbook_homes: Vec<Url>,
+    dav: Vec<String>,
+    discovered: bool,
+}
+
+/// A CalDAV/CardDAV account as a [`Store`].
+///
+/// Cheap to share behind an `Arc`; every method may be called concurrently. Requests in
+/// flight are bounded by [`DavConfig::concurrency`].
+pub struct DavStore {
+    client: Client,
+    known: Mutex<Known>,
+}
+
+impl fmt::Debug for DavStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DavStore")
+            .field("url", &self.client.origin().as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DavStore {
+    /// Prepares a store; nothing is sent until the first call.
+    ///
+    /// Credentials embedded in the URL (`https://user:pass@host/`) are used when the
+    /// configured ones are empty, and removed from the URL either way.
+    ///
+    /// # Errors
+    /// [`StoreError::NotDav`] for a URL that is not `http(s)://host/…`,
+    /// [`StoreError::Unsupported`] when the HTTP client cannot be built.
+    pub fn new(mut cfg: DavConfig) -> Result<Self, StoreError> {
+        if !matches!(cfg.url.scheme(), "http" | "https") || cfg.url.host_str().is_none() {
+            return Err(StoreError::NotDav {
+                url: cfg.url.to_string(),
+                reason: "the URL must start with http:// or https:// and name a host".to_owned(),
+            });
+        }
+        if cfg.username.is_empty() && !cfg.url.username().is_empty() {
+            cfg.username = percent_encoding::percent_decode_str(cfg.url.username())
+                .decode_utf8_lossy()
+                .into_owned();
+            if let Some(password) = cfg.url.password() {
+                cfg.password = percent_encoding::percent_decode_str(password)
+                    .decode_utf8_lossy()
+                    .into_owned()
+                    .into();
+            }
+        }
+        // Cannot fail for http(s) URLs with a host.
+        let _ = cfg.url.set_username("");
+        let _ = cfg.url.set_password(None);
+        cfg.url.set_fragment(None);
+        Ok(Self {
+            client: Client::new(&cfg)?,
+            known: Mutex::new(Known::default()),
+        })
+    }
+
+    /// Counters of the requests sent so far (a cheap snapshot).
+    pub fn request_stats(&self) -> RequestStats {
+        self.client.stats()
+    }
+
+    /// The server's `Server` header, once any answer carried one.
+    pub fn server_header(&self) -> Option<String> {
+        self.client.server_header()
+    }
+
+    /// The compliance classes from the `DAV:` header of OPTIONS (`1`, `calendar-access`,
+    /// `addressbook`, `sync-collection`, …); empty before [`Store::discover`].
+    pub fn dav_capabilities(&self) -> Vec<String> {
+        self.known().dav.clone()
+    }
+
+    fn known(&self) -> std::sync::MutexGuard<'_, Known> {
+        self.known.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The absolute URL of an href from a listing or a collection.
+    fn url_of(&self, href: &str) -> Result<Url, StoreError> {
+        href::resolve(self.client.origin(), href).ok_or_else(|| StoreError::Protocol {
+            url: self.client.origin().to_string(),
+            reason: format!("cannot make a URL of the href {href:?}"),
+        })
+    }
+
+    fn collection_url(&self, collection: &CollectionInfo) -> Result<Url, StoreError> {
+        self.url_of(collection.href.as_str()).map(href::as_collection)
+    }
+
+    /// The home to create a new collection in: the hint, else the first home set of the
+    /// right kind (discovering first when needed).
+    async fn home_for(
+        &self,
+        home_hint: Option<&ItemRef>,
+        kind: CollectionKind,
+    ) -> Result<Url, StoreError> {
+        if let Some(hint) = home_hint {
+            return self.url_of(hint.as_str()).map(href::as_collection);
+        }
+        if !self.known().discovered {
+            self.discover().await?;
+        }
+        let known = self.known();
+        let homes = match kind {
+            CollectionKind::Calendar => &known.calendar_homes,
+            CollectionKind::AddressBook => &known.addressbook_homes,
+        };
+        homes.first().cloned().ok_or_else(|| {
+            StoreError::Unsupported(format!(
+                "the server names no {} home set to create collections in",
+                kind.as_str()
+            ))
+        })
+    }
+}
+
+#[async_trait]
+impl Store for DavStore {
+    fn describe(&self) -> String {
+        self.client.origin().to_string()
+    }
+
+    async fn discover(&self) -> Result<Vec<CollectionInfo>, StoreError> {
+        let found = discovery::discover(&self.client).await?;
+        let mut known = self.known();
+        known.calendar_homes = found.calendar_homes;
+        known.addressbook_homes = found.addressbook_homes;
+        known.dav = found.dav;
+        known.discovered = true;
+        Ok(found.collections)
+    }
+
+    async fn create_collection(
+        &self,
+        home_hint: Option<&ItemRef>,
+        spec: &NewCollection,
+    ) -> Result<CollectionInfo, StoreError> {
+        let home = self.home_for(home_hint, spec.kind).await?;
+        mkcol::create_collection(&self.client, &home, spec).await
+    }
+
+    async fn changes(
+        &self,
+        collection: &CollectionInfo,
+        token: Option<&str>,
+    ) -> Result<Changes, StoreError> {
+        let url = self.collection_url(collection)?;
+        listing::changes(&self.client, collection, &url, token).await
+    }
+
+    async fn fetch(
+        &self,
+        collection: &CollectionInfo,
+        hrefs: &[ItemRef],
+    ) -> Result<Vec<Result<FetchedItem, (ItemRef, StoreError)>>, StoreError> {
+        let url = self.collection_url(collection)?;
+        multiget::fetch(&self.client, &url, collection.kind, hrefs).await
+    }
+
+    async fn create(
+        &self,
+        collection: &CollectionInfo,
+        name: &str,
+        body: &[u8],
+    ) -> Result<WriteOutcome, StoreError> {
+        let url = self.collection_url(collection)?;
+        write::create(&self.client, &url, collection.kind, name, body).await
+    }
+
+    async fn update(
+        &self,
+        collection: &CollectionInfo,
+        href: &ItemRef,
+        expected: &Etag,
+        body: &[u8],
+    ) -> Result<WriteOutcome, StoreError> {
+        let url = self.url_of(href.as_str())?;
+        write::update(&self.client, url, collection.kind, expected, body).await
+    }
+
+    async fn delete(
+        &self,
+        _collection: &CollectionInfo,
+        href: &ItemRef,
+        expected: &Etag,
+    ) -> Result<(), StoreError> {
+        let url = self.url_of(href.as_str())?;
+        write::delete(&self.client, url, expected).await
+    }
+}

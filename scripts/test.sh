@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The one command that installs what the tests need and runs the whole suite:
+# Python venv with Radicale and Xandikos, PostgreSQL up, fmt, clippy, tests.
+# Usage: scripts/test.sh            (CI runs it through .ci/run)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+VENV="$ROOT/.venv"
+RADICALE_VERSION="3.9.0"
+XANDIKOS_VERSION="0.4.10"
+PYTHON="${PYTHON:-python3}"
+
+step() { printf '\n==> %s\n' "$*"; }
+warn() { printf 'WARNING: %s\n' "$*" >&2; }
+
+step "Python venv with radicale==$RADICALE_VERSION xandikos==$XANDIKOS_VERSION at $VENV"
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "creating $VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+installed_version() {
+    "$VENV/bin/python" -c 'import sys
+from importlib.metadata import version, PackageNotFoundError
+try:
+    print(version(sys.argv[1]))
+except PackageNotFoundError:
+    pass' "$1"
+}
+if [ "$(installed_version radicale)" = "$RADICALE_VERSION" ] &&
+    [ "$(installed_version xandikos)" = "$XANDIKOS_VERSION" ]; then
+    echo "already installed"
+else
+    echo "installing from PyPI"
+    "$VENV/bin/python" -m pip install --disable-pip-version-check --quiet \
+        "radicale==$RADICALE_VERSION" "xandikos==$XANDIKOS_VERSION"
+fi
+"$VENV/bin/radicale" --version 2>/dev/null
+"$VENV/bin/xandikos" --version
+export CALPORT_VENV="$VENV"
+
+step "PostgreSQL on 127.0.0.1"
+if pg_isready -q -h 127.0.0.1 2>/dev/null; then
+    echo "answering"
+else
+    cluster="$(ls /etc/postgresql 2>/dev/null | head -n1 || true)"
+    if [ -n "$cluster" ] &&
+        pg_ctlcluster --skip-systemctl-redirect "$cluster" main start; then
+        for _ in $(seq 1 30); do
+            pg_isready -q -h 127.0.0.1 && break
+            sleep 1
+        done
+    fi
+    if pg_isready -q -h 127.0.0.1 2>/dev/null; then
+        echo "started cluster $cluster/main"
+    else
+        warn "PostgreSQL does not answer on 127.0.0.1 (not needed by the tests yet)"
+    fi
+fi
+
+step "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --workspace --all-targets --locked -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+if cargo nextest --version >/dev/null 2>&1; then
+    step "cargo nextest run --workspace --locked"
+    cargo nextest run --workspace --locked
+else
+    step "cargo test --workspace --locked (cargo-nextest not installed)"
+    cargo test --workspace --locked
+fi
+
+step "all checks passed"
