@@ -157,10 +157,18 @@ impl MigrateFile {
     pub fn validate_options(&self) -> Result<(), ConfigError> {
         let o = &self.options;
         if o.concurrency == 0 || o.concurrency > 64 {
-            return Err(invalid("options", "concurrency", "must be between 1 and 64"));
+            return Err(invalid(
+                "options",
+                "concurrency",
+                "must be between 1 and 64",
+            ));
         }
         if o.batch_size == 0 || o.batch_size > 500 {
-            return Err(invalid("options", "batch_size", "must be between 1 and 500"));
+            return Err(invalid(
+                "options",
+                "batch_size",
+                "must be between 1 and 500",
+            ));
         }
         if o.timeout_seconds == 0 {
             return Err(invalid("options", "timeout_seconds", "must be at least 1"));
@@ -202,7 +210,11 @@ impl AccountFile {
         let url = url::Url::parse(raw_url.trim())
             .map_err(|e| invalid(section, "url", &format!("{raw_url:?} is not a URL ({e})")))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(invalid(section, "url", "must start with http:// or https://"));
+            return Err(invalid(
+                section,
+                "url",
+                "must start with http:// or https://",
+            ));
         }
         let username = self
             .username
@@ -283,19 +295,38 @@ mod tests {
     #[test]
     fn missing_keys_are_named_with_their_section() {
         let file = parse("[source]\nusername = \"a\"\npassword = \"p\"\n").unwrap();
-        let err = file.source.unwrap().resolve("source").unwrap_err().to_string();
+        let err = file
+            .source
+            .unwrap()
+            .resolve("source")
+            .unwrap_err()
+            .to_string();
         assert_eq!(err, "config: [source] url: is missing");
         let file = parse("[destination]\nurl = \"http://x/\"\nusername = \"a\"\n").unwrap();
-        let err = file.destination.unwrap().resolve("destination").unwrap_err().to_string();
-        assert!(err.starts_with("config: [destination] password: is missing"), "{err}");
+        let err = file
+            .destination
+            .unwrap()
+            .resolve("destination")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("config: [destination] password: is missing"),
+            "{err}"
+        );
     }
 
     #[test]
     fn unknown_keys_and_bad_urls_are_refused() {
         let err = parse("[source]\npasword = \"x\"\n").unwrap_err();
         assert!(err.contains("pasword"), "{err}");
-        let file = parse("[source]\nurl = \"ftp://x/\"\nusername = \"a\"\npassword = \"p\"\n").unwrap();
-        let err = file.source.unwrap().resolve("source").unwrap_err().to_string();
+        let file =
+            parse("[source]\nurl = \"ftp://x/\"\nusername = \"a\"\npassword = \"p\"\n").unwrap();
+        let err = file
+            .source
+            .unwrap()
+            .resolve("source")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("[source] url"), "{err}");
     }
 
@@ -309,16 +340,32 @@ mod tests {
             path.display().to_string()
         ))
         .unwrap();
-        assert_eq!(file.source.unwrap().resolve("source").unwrap().password, "s3cret");
+        assert_eq!(
+            file.source.unwrap().resolve("source").unwrap().password,
+            "s3cret"
+        );
         let file = parse("[source]\nurl = \"http://x/\"\nusername = \"a\"\npassword_env = \"CALPORT_TEST_SURELY_UNSET\"\n").unwrap();
-        let err = file.source.unwrap().resolve("source").unwrap_err().to_string();
-        assert!(err.contains("password_env") && err.contains("CALPORT_TEST_SURELY_UNSET"), "{err}");
+        let err = file
+            .source
+            .unwrap()
+            .resolve("source")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("password_env") && err.contains("CALPORT_TEST_SURELY_UNSET"),
+            "{err}"
+        );
     }
 
     #[test]
     fn option_ranges_are_checked() {
         let file = parse("[options]\nconcurrency = 0\n").unwrap();
-        assert!(file.validate_options().unwrap_err().to_string().contains("concurrency"));
+        assert!(
+            file.validate_options()
+                .unwrap_err()
+                .to_string()
+                .contains("concurrency")
+        );
         assert!(parse("").unwrap().validate_options().is_ok());
     }
 }

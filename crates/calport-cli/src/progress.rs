@@ -23,7 +23,9 @@ impl BarProgress {
 
     fn bar(&self, index: usize) -> Option<ProgressBar> {
         let bars = self.bars.lock().ok()?;
-        bars.iter().find(|(i, _)| *i == index).map(|(_, b)| b.clone())
+        bars.iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, b)| b.clone())
     }
 }
 

@@ -70,10 +70,7 @@ pub fn table(report: &MigrationReport) -> String {
         .collections
         .iter()
         .map(|c| {
-            let target = c
-                .destination
-                .clone()
-                .unwrap_or_else(|| "-".into());
+            let target = c.destination.clone().unwrap_or_else(|| "-".into());
             [
                 format!("{} ({})", c.source, c.kind),
                 target,
@@ -87,7 +84,13 @@ pub fn table(report: &MigrationReport) -> String {
         })
         .collect();
     let header = [
-        "collection", "destination", "action", "created", "updated", "unchanged", "skipped",
+        "collection",
+        "destination",
+        "action",
+        "created",
+        "updated",
+        "unchanged",
+        "skipped",
         "failed",
     ];
     let t = &report.totals;
@@ -131,13 +134,26 @@ pub fn table(report: &MigrationReport) -> String {
     }
     out.push_str(&line(&totals));
     for c in report.collections.iter().filter(|c| c.note.is_some()) {
-        let _ = writeln!(out, "note: {}: {}", c.source, c.note.as_deref().unwrap_or_default());
+        let _ = writeln!(
+            out,
+            "note: {}: {}",
+            c.source,
+            c.note.as_deref().unwrap_or_default()
+        );
     }
-    let failed: Vec<_> = report.collections.iter().flat_map(|c| &c.failures).collect();
+    let failed: Vec<_> = report
+        .collections
+        .iter()
+        .flat_map(|c| &c.failures)
+        .collect();
     if !failed.is_empty() {
         let _ = writeln!(out, "\n{} item(s) failed:", failed.len());
         for f in failed {
-            let uid = f.uid.as_deref().map(|u| format!(" (UID {u})")).unwrap_or_default();
+            let uid = f
+                .uid
+                .as_deref()
+                .map(|u| format!(" (UID {u})"))
+                .unwrap_or_default();
             let _ = writeln!(out, "  {}{}: {}", f.source_href, uid, f.reason);
         }
     }

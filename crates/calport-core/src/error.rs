@@ -21,7 +21,9 @@ pub enum ErrorClass {
 #[derive(Debug, Error)]
 pub enum StoreError {
     /// The server refused the credentials (HTTP 401/403 on discovery).
-    #[error("authentication failed at {url}: the server answered {status}; check the username and password")]
+    #[error(
+        "authentication failed at {url}: the server answered {status}; check the username and password"
+    )]
     Unauthorized {
         /// The URL that refused.
         url: String,

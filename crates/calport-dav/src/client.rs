@@ -10,8 +10,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use calport_core::StoreError;
 use rand::Rng;
 use reqwest::header::{
-    AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, LOCATION, RETRY_AFTER,
-    SERVER, WWW_AUTHENTICATE,
+    AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, LOCATION, RETRY_AFTER, SERVER,
+    WWW_AUTHENTICATE,
 };
 use reqwest::{Method, StatusCode};
 use tokio::sync::Semaphore;
@@ -126,6 +126,9 @@ pub(crate) struct DavResponse {
     pub url: Url,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    /// An earlier attempt of this request failed in transport: the server may have
+    /// carried it out already (a retried MKCOL then finds its own collection).
+    pub after_lost_attempt: bool,
 }
 
 impl DavResponse {
@@ -174,6 +177,8 @@ impl DavResponse {
 struct Transport {
     /// Connecting failed or timed out (the server is unreachable).
     unreachable: bool,
+    /// The request may have reached the server (anything but a failed connect).
+    maybe_delivered: bool,
     reason: String,
 }
 
@@ -255,11 +260,13 @@ impl Client {
     /// [`StoreError::Server`] for other transport failures (resets).
     pub(crate) async fn send(&self, req: &DavRequest) -> Result<DavResponse, StoreError> {
         let mut attempt: u32 = 0;
+        let mut lost_attempt = false;
         loop {
             let (hint, why) = match self.exchange(req).await {
-                Ok(resp) => {
+                Ok(mut resp) => {
                     let retryable = matches!(resp.code(), 429 | 502 | 503 | 504);
                     if !retryable || attempt >= self.max_retries {
+                        resp.after_lost_attempt = lost_attempt;
                         return Ok(resp);
                     }
                     (retry_after(&resp.headers), resp.status.to_string())
@@ -278,7 +285,10 @@ impl Client {
                         }
                     });
                 }
-                Err(Failure::Transport(t)) => (None, t.reason),
+                Err(Failure::Transport(t)) => {
+                    lost_attempt |= t.maybe_delivered;
+                    (None, t.reason)
+                }
                 Err(Failure::Fatal(e)) => return Err(e),
             };
             attempt += 1;
@@ -332,13 +342,15 @@ impl Client {
                 }
             }
             let redirect = matches!(resp.code(), 301 | 302 | 303 | 307 | 308);
-            if req.follow_redirects && redirect && hops < MAX_REDIRECTS {
-                if let Some(next) = resp.header(LOCATION).and_then(|l| url.join(l).ok()) {
-                    debug!(from = url.path(), to = %next, "following redirect");
-                    hops += 1;
-                    url = next;
-                    continue;
-                }
+            if req.follow_redirects
+                && redirect
+                && hops < MAX_REDIRECTS
+                && let Some(next) = resp.header(LOCATION).and_then(|l| url.join(l).ok())
+            {
+                debug!(from = url.path(), to = %next, "following redirect");
+                hops += 1;
+                url = next;
+                continue;
             }
             return Ok(resp);
         }
@@ -394,6 +406,7 @@ impl Client {
                 url: url.clone(),
                 headers,
                 body,
+                after_lost_attempt: false,
             }))
         }
         .await;
@@ -442,7 +455,12 @@ impl Client {
                     Some(q) => format!("{}?{q}", url.path()),
                     None => url.path().to_owned(),
                 };
-                state.authorization(&self.username, self.password.expose(), method.as_str(), &uri)
+                state.authorization(
+                    &self.username,
+                    self.password.expose(),
+                    method.as_str(),
+                    &uri,
+                )
             }
             None => {
                 let pair = format!("{}:{}", self.username, self.password.expose());
@@ -464,6 +482,7 @@ impl Client {
             };
             return Transport {
                 unreachable: true,
+                maybe_delivered: !err.is_connect(),
                 reason: format!("{what} after {}", human_duration(limit)),
             };
         }
@@ -477,8 +496,12 @@ impl Client {
                     K::ConnectionRefused => Some("connection refused".to_owned()),
                     K::ConnectionReset => Some("connection reset by peer".to_owned()),
                     K::ConnectionAborted => Some("connection aborted".to_owned()),
-                    K::UnexpectedEof => Some("connection closed before the answer was complete".to_owned()),
-                    K::TimedOut => Some(format!("timed out after {}", human_duration(self.timeout))),
+                    K::UnexpectedEof => {
+                        Some("connection closed before the answer was complete".to_owned())
+                    }
+                    K::TimedOut => {
+                        Some(format!("timed out after {}", human_duration(self.timeout)))
+                    }
                     _ => None,
                 };
                 if reason.is_some() {
@@ -499,6 +522,7 @@ impl Client {
         });
         Transport {
             unreachable: err.is_connect(),
+            maybe_delivered: !err.is_connect(),
             reason,
         }
     }
@@ -519,7 +543,10 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     let at = parse_http_date(value)?;
-    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// Parses an IMF-fixdate such as `Sun, 06 Nov 1994 08:49:37 GMT`.
@@ -585,7 +612,10 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
         assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        h.insert(RETRY_AFTER, HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
+        );
         assert_eq!(retry_after(&h), Some(Duration::ZERO));
     }
 

@@ -203,10 +203,12 @@ fn quote(value: &str) -> String {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Splits a `WWW-Authenticate` value into challenges: `(scheme, [(param, value)])`.
@@ -331,7 +333,9 @@ mod tests {
         ])
         .unwrap();
         assert!(c.session && c.stale && c.userhash && c.qop_auth);
-        assert!(pick_challenge(["Digest realm=\"r\", nonce=\"n\", algorithm=SHA-512-256"]).is_none());
+        assert!(
+            pick_challenge(["Digest realm=\"r\", nonce=\"n\", algorithm=SHA-512-256"]).is_none()
+        );
         assert!(pick_challenge(["Basic realm=\"r\""]).is_none());
         assert!(pick_challenge(["Digest realm=\"r\", nonce=\"n\", qop=\"auth-int\""]).is_none());
     }
@@ -340,7 +344,7 @@ mod tests {
     fn nonce_count_increments() {
         let challenge = pick_challenge([rfc7616_header("MD5").as_str()]).unwrap();
         let mut state = DigestState::new(challenge);
-        let first = state.authorization("u", "p", "PROPFIND", "/", );
+        let first = state.authorization("u", "p", "PROPFIND", "/");
         let second = state.authorization("u", "p", "PROPFIND", "/");
         assert!(first.contains("nc=00000001"));
         assert!(second.contains("nc=00000002"));
@@ -353,7 +357,10 @@ mod tests {
         assert!(!header.contains("qop="));
         let ha1 = Algorithm::Md5.hash("Mufasa:r:Circle of Life");
         let ha2 = Algorithm::Md5.hash("GET:/");
-        assert_eq!(response_of(&header), Algorithm::Md5.hash(&format!("{ha1}:n:{ha2}")));
+        assert_eq!(
+            response_of(&header),
+            Algorithm::Md5.hash(&format!("{ha1}:n:{ha2}"))
+        );
     }
 
     #[test]

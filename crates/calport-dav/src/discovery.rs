@@ -120,7 +120,10 @@ pub(crate) async fn discover(client: &Client) -> Result<Discovered, StoreError> 
         seen_homes.push(key);
         for info in list_home(client, home).await? {
             let key = href::key(info.href.as_str());
-            if !collections.iter().any(|c| href::key(c.href.as_str()) == key) {
+            if !collections
+                .iter()
+                .any(|c| href::key(c.href.as_str()) == key)
+            {
                 collections.push(info);
             }
         }
@@ -135,9 +138,14 @@ pub(crate) async fn discover(client: &Client) -> Result<Discovered, StoreError> 
 
 /// OPTIONS: the compliance classes of the `DAV:` header (empty when missing).
 async fn options(client: &Client, url: &Url) -> Result<Vec<String>, StoreError> {
-    let resp = client.send(&DavRequest::new(Method::OPTIONS, url.clone())).await?;
+    let resp = client
+        .send(&DavRequest::new(Method::OPTIONS, url.clone()))
+        .await?;
     if resp.code() == 401 {
         return Err(unauthorized(&resp));
+    }
+    if server_trouble(&resp) {
+        return Err(status_error("OPTIONS", url.path(), &resp));
     }
     Ok(resp
         .headers
@@ -148,6 +156,12 @@ async fn options(client: &Client, url: &Url) -> Result<Vec<String>, StoreError> 
         .map(|c| c.trim().to_owned())
         .filter(|c| !c.is_empty())
         .collect())
+}
+
+/// 429 or 5xx that survived the retries: the server is there but in trouble, which is
+/// no reason to call it "not DAV" (SOGo answers 5xx under load).
+fn server_trouble(resp: &DavResponse) -> bool {
+    resp.code() == 429 || (resp.status.is_server_error() && resp.code() != 501)
 }
 
 fn unauthorized(resp: &DavResponse) -> StoreError {
@@ -171,13 +185,20 @@ async fn probe(
     if matches!(resp.code(), 401 | 403) {
         return Err(unauthorized(&resp));
     }
+    if server_trouble(&resp) {
+        return Err(status_error("PROPFIND", url.path(), &resp));
+    }
     if !resp.is_multistatus() {
         let media = resp.media_type();
         notes.push(format!(
             "PROPFIND {} answered {}{}",
             url.path(),
             resp.status,
-            if media.is_empty() { String::new() } else { format!(" ({media})") }
+            if media.is_empty() {
+                String::new()
+            } else {
+                format!(" ({media})")
+            }
         ));
         return Ok(None);
     }
@@ -185,7 +206,10 @@ async fn probe(
         Ok(ms) => ms,
         Err(e) if resp.code() == 207 => return Err(e),
         Err(_) => {
-            notes.push(format!("PROPFIND {} answered 200 without a multistatus", url.path()));
+            notes.push(format!(
+                "PROPFIND {} answered 200 without a multistatus",
+                url.path()
+            ));
             return Ok(None);
         }
     };
@@ -201,7 +225,10 @@ async fn probe(
         })
         .or(ms.responses.first())
     else {
-        notes.push(format!("PROPFIND {} answered an empty multistatus", url.path()));
+        notes.push(format!(
+            "PROPFIND {} answered an empty multistatus",
+            url.path()
+        ));
         return Ok(None);
     };
     let hrefs_of = |ns: &str, name: &str| -> Vec<Url> {
@@ -389,7 +416,9 @@ mod tests {
             <D:propstat><D:prop><D:displayname/></D:prop><D:status>HTTP/1.1 404 Not Found</D:status></D:propstat></D:response>
         </D:multistatus>"#;
         let found = infos(body);
-        assert!(found[0].is_none() && found[2].is_none() && found[3].is_none() && found[4].is_none());
+        assert!(
+            found[0].is_none() && found[2].is_none() && found[3].is_none() && found[4].is_none()
+        );
         let work = found[1].as_ref().unwrap();
         assert_eq!(work.kind, CollectionKind::Calendar);
         assert_eq!(work.display_name.as_deref(), Some("Work"));

@@ -77,11 +77,15 @@ fn strip_tags(html: &str) -> String {
         let start = i + offset;
         out.push_str(&html[i..start]);
         out.push(' ');
-        let mut end = html[start..].find('>').map_or(html.len(), |p| start + p + 1);
+        let mut end = html[start..]
+            .find('>')
+            .map_or(html.len(), |p| start + p + 1);
         // Whole <head>, <script> and <style> elements hold no message.
         for name in ["head", "script", "style"] {
             let after = lower.as_bytes().get(start + 1 + name.len());
-            if lower[start + 1..].starts_with(name) && matches!(after, Some(b'>' | b' ' | b'\t' | b'\n')) {
+            if lower[start + 1..].starts_with(name)
+                && matches!(after, Some(b'>' | b' ' | b'\t' | b'\n'))
+            {
                 if let Some(p) = lower[start..].find(&format!("</{name}>")) {
                     end = start + p + name.len() + 3;
                 }
@@ -126,6 +130,7 @@ mod tests {
             url: url::Url::parse("http://h/c/x.ics").unwrap(),
             headers,
             body: body.as_bytes().to_vec(),
+            after_lost_attempt: false,
         }
     }
 
@@ -151,7 +156,9 @@ mod tests {
         let r = resp(
             400,
             "text/html; charset=utf-8",
-            &format!("<html><head><title>T</title><style>p{{}}</style></head><body><h1>Bad &amp; wrong</h1><p>{long}</p></body></html>"),
+            &format!(
+                "<html><head><title>T</title><style>p{{}}</style></head><body><h1>Bad &amp; wrong</h1><p>{long}</p></body></html>"
+            ),
         );
         let reason = body_reason(&r);
         assert!(reason.starts_with("Bad & wrong x"), "{reason}");

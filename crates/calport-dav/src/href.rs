@@ -67,7 +67,11 @@ pub(crate) fn same_host_port(a: &Url, b: &Url) -> bool {
 pub(crate) fn key(href: &str) -> String {
     let decoded = percent_decode_str(href).decode_utf8_lossy();
     let trimmed = decoded.trim_end_matches('/');
-    if trimmed.is_empty() { "/".to_owned() } else { trimmed.to_owned() }
+    if trimmed.is_empty() {
+        "/".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
 }
 
 /// The comparison key of a URL (its stored form relative to `origin`).
@@ -96,15 +100,24 @@ mod tests {
     fn resolves_absolute_relative_and_broken_hrefs() {
         let b = base();
         assert_eq!(resolve(&b, "/user/x.vcf").unwrap().path(), "/user/x.vcf");
-        assert_eq!(resolve(&b, "x%20y.vcf").unwrap().path(), "/user/contacts/book/x%20y.vcf");
+        assert_eq!(
+            resolve(&b, "x%20y.vcf").unwrap().path(),
+            "/user/contacts/book/x%20y.vcf"
+        );
         assert_eq!(
             resolve(&b, "urn:uuid:1234.vcf").unwrap().path(),
             "/user/contacts/book/urn:uuid:1234.vcf"
         );
         let other = resolve(&b, "https://p07-caldav.icloud.com/1/calendars/").unwrap();
-        assert_eq!(to_ref(&other, &b), "https://p07-caldav.icloud.com/1/calendars/");
+        assert_eq!(
+            to_ref(&other, &b),
+            "https://p07-caldav.icloud.com/1/calendars/"
+        );
         assert_eq!(to_ref(&resolve(&b, "/a%40b/").unwrap(), &b), "/a%40b/");
-        assert_eq!(to_ref(&resolve(&b, "http://127.0.0.1:5232/z").unwrap(), &b), "/z");
+        assert_eq!(
+            to_ref(&resolve(&b, "http://127.0.0.1:5232/z").unwrap(), &b),
+            "/z"
+        );
         assert!(resolve(&b, "  ").is_none());
     }
 
@@ -114,7 +127,10 @@ mod tests {
         assert_eq!(key("/cal/"), key("/cal"));
         assert_eq!(key("/"), "/");
         let b = base();
-        assert_eq!(url_key(&resolve(&b, "urn:uuid:1.vcf").unwrap(), &b), key("/user/contacts/book/urn%3Auuid%3A1.vcf"));
+        assert_eq!(
+            url_key(&resolve(&b, "urn:uuid:1.vcf").unwrap(), &b),
+            key("/user/contacts/book/urn%3Auuid%3A1.vcf")
+        );
     }
 
     #[test]
@@ -122,6 +138,23 @@ mod tests {
         assert_eq!(encode_segment("a-b_c.d~e@f"), "a-b_c.d~e@f");
         assert_eq!(encode_segment("urn:uuid:1/2 3"), "urn%3Auuid%3A1%2F2%203");
         assert_eq!(encode_segment("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn credentials_stay_on_the_configured_host_and_port() {
+        let origin = Url::parse("https://dav.example.com/dav/").unwrap();
+        let same = Url::parse("https://DAV.example.com:443/other/").unwrap();
+        assert!(same_host_port(&origin, &same));
+        for other in [
+            "https://p07-dav.example.com/dav/",
+            "https://dav.example.com:8443/dav/",
+            "http://dav.example.com/dav/",
+        ] {
+            assert!(
+                !same_host_port(&origin, &Url::parse(other).unwrap()),
+                "{other}"
+            );
+        }
     }
 
     #[test]

@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use calport_core::{Changes, CollectionInfo, CollectionKind, Etag, ItemRef, ItemVersion, StoreError};
+use calport_core::{
+    Changes, CollectionInfo, CollectionKind, Etag, ItemRef, ItemVersion, StoreError,
+};
 use url::Url;
 
 use crate::client::{Client, DavRequest, DavResponse, methods};
@@ -130,7 +132,9 @@ fn merge_round(
     for r in &ms.responses {
         let status = r.effective_status();
         for raw in &r.hrefs {
-            let Some(member) = href::resolve(&resp.url, raw) else { continue };
+            let Some(member) = href::resolve(&resp.url, raw) else {
+                continue;
+            };
             let key = href::url_key(&member, origin);
             if key == self_key {
                 truncated |= status == 507;
@@ -140,7 +144,11 @@ fn merge_round(
                 (404 | 410, _) => Seen::Deleted,
                 (200..=299, Some(etag)) => Seen::Changed(Etag::new(etag)),
                 (s, _) => {
-                    tracing::debug!(href = raw.as_str(), status = s, "sync member without etag skipped");
+                    tracing::debug!(
+                        href = raw.as_str(),
+                        status = s,
+                        "sync member without etag skipped"
+                    );
                     continue;
                 }
             };
@@ -186,12 +194,17 @@ async fn propfind_listing(
         let is_collection = r
             .prop(DAV, "resourcetype")
             .is_some_and(|rt| rt.has_child(DAV, "collection"));
-        let Some(etag) = r.prop_text(DAV, "getetag") else { continue };
-        if is_collection || !content_type_fits(kind, r.prop_text(DAV, "getcontenttype").as_deref()) {
+        let Some(etag) = r.prop_text(DAV, "getetag") else {
+            continue;
+        };
+        if is_collection || !content_type_fits(kind, r.prop_text(DAV, "getcontenttype").as_deref())
+        {
             continue;
         }
         for raw in &r.hrefs {
-            let Some(member) = href::resolve(&resp.url, raw) else { continue };
+            let Some(member) = href::resolve(&resp.url, raw) else {
+                continue;
+            };
             let key = href::url_key(&member, origin);
             // Zimbra and DavMail list some members twice.
             if key == self_key || keys.contains(&key) {
@@ -210,7 +223,12 @@ async fn propfind_listing(
 /// Whether a member's content type suits the collection (no type given = yes).
 fn content_type_fits(kind: CollectionKind, content_type: Option<&str>) -> bool {
     let Some(ct) = content_type else { return true };
-    let media = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let media = ct
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     match kind {
         CollectionKind::Calendar => media.ends_with("/calendar") || media.ends_with("/x-calendar"),
         CollectionKind::AddressBook => {
@@ -222,15 +240,83 @@ fn content_type_fits(kind: CollectionKind, content_type: Option<&str>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reqwest::StatusCode;
+    use reqwest::header::HeaderMap;
+
+    fn round(url: &Url, body: &str) -> (Multistatus, DavResponse) {
+        let resp = DavResponse {
+            status: StatusCode::MULTI_STATUS,
+            url: url.clone(),
+            headers: HeaderMap::new(),
+            body: body.as_bytes().to_vec(),
+            after_lost_attempt: false,
+        };
+        (xml::parse_multistatus(body).unwrap(), resp)
+    }
+
+    #[test]
+    fn truncated_rounds_merge_in_order() {
+        let url = Url::parse("http://h/cal/work/").unwrap();
+        let self_key = href::url_key(&url, &url);
+        let mut order = Vec::new();
+        let mut seen = HashMap::new();
+        // Round 1: two changes, truncated (507 on the collection itself, relative href).
+        let (ms, resp) = round(
+            &url,
+            r#"<A:multistatus xmlns:A="DAV:">
+              <A:response><A:href>/cal/work/a.ics</A:href><A:propstat><A:prop><A:getetag>"1"</A:getetag></A:prop>
+                <A:status>HTTP/1.1 200 OK</A:status></A:propstat></A:response>
+              <A:response><A:href>b%20c.ics</A:href><A:propstat><A:prop><A:getetag>"2"</A:getetag></A:prop>
+                <A:status>HTTP/1.1 200 OK</A:status></A:propstat></A:response>
+              <A:response><A:href>http://h/cal/work</A:href><A:status>HTTP/1.1 507 Insufficient Storage</A:status></A:response>
+              <A:sync-token>t1</A:sync-token></A:multistatus>"#,
+        );
+        assert!(merge_round(
+            &ms, &resp, &url, &self_key, &mut order, &mut seen
+        ));
+        // Round 2: a.ics deleted after all, d.ics new, not truncated.
+        let (ms, resp) = round(
+            &url,
+            r#"<multistatus xmlns="DAV:">
+              <response><href>/cal/work/a.ics</href><status>HTTP/1.1 404 Not Found</status></response>
+              <response><href>/cal/work/d.ics</href><propstat><prop><getetag>"4"</getetag></prop>
+                <status>HTTP/1.1 200 OK</status></propstat></response>
+              <response><href>/cal/work/noetag.ics</href><propstat><prop><getetag/></prop>
+                <status>HTTP/1.1 404 Not Found</status></propstat></response>
+              <sync-token>t2</sync-token></multistatus>"#,
+        );
+        assert!(!merge_round(
+            &ms, &resp, &url, &self_key, &mut order, &mut seen
+        ));
+        let refs: Vec<&str> = order.iter().map(ItemRef::as_str).collect();
+        assert_eq!(
+            refs,
+            vec!["/cal/work/a.ics", "/cal/work/b%20c.ics", "/cal/work/d.ics"]
+        );
+        assert!(matches!(
+            seen.get(&href::key("/cal/work/a.ics")),
+            Some(Seen::Deleted)
+        ));
+        assert!(
+            matches!(seen.get(&href::key("/cal/work/b c.ics")), Some(Seen::Changed(e)) if e.as_str() == "\"2\"")
+        );
+        assert!(!seen.contains_key(&href::key("/cal/work/noetag.ics")));
+    }
 
     #[test]
     fn content_types() {
         use CollectionKind::*;
-        assert!(content_type_fits(Calendar, Some("text/calendar; charset=utf-8; component=vevent")));
+        assert!(content_type_fits(
+            Calendar,
+            Some("text/calendar; charset=utf-8; component=vevent")
+        ));
         assert!(content_type_fits(Calendar, None));
         assert!(!content_type_fits(Calendar, Some("text/vcard")));
         assert!(content_type_fits(AddressBook, Some("text/x-vcard")));
-        assert!(content_type_fits(AddressBook, Some("text/directory;profile=vCard")));
+        assert!(content_type_fits(
+            AddressBook,
+            Some("text/directory;profile=vCard")
+        ));
         assert!(!content_type_fits(AddressBook, Some("text/calendar")));
     }
 }

@@ -29,7 +29,8 @@ pub(crate) async fn create_collection(
     home: &Url,
     spec: &NewCollection,
 ) -> Result<CollectionInfo, StoreError> {
-    let base = spec.segment.trim_matches('/');
+    let base = safe_segment(&spec.segment);
+    let base = base.as_str();
     if base.is_empty() || base == "." || base == ".." {
         return Err(StoreError::Rejected {
             method: "MKCOL".to_owned(),
@@ -40,7 +41,11 @@ pub(crate) async fn create_collection(
     }
     let home = href::as_collection(home.clone());
     for n in 1..=MAX_SUFFIX {
-        let segment = if n == 1 { base.to_owned() } else { format!("{base}-{n}") };
+        let segment = if n == 1 {
+            base.to_owned()
+        } else {
+            format!("{base}-{n}")
+        };
         let Ok(url) = home.join(&format!("{}/", href::encode_segment(&segment))) else {
             break;
         };
@@ -61,27 +66,49 @@ async fn make(client: &Client, url: &Url, spec: &NewCollection) -> Result<Made, 
     if spec.kind == CollectionKind::Calendar {
         let req = DavRequest::new(methods::mkcalendar(), url.clone()).xml(xml::mkcalendar(spec));
         let resp = client.send(&req).await?;
-        if resp.status.is_success() {
-            return Ok(Made::Created);
-        }
-        if taken(&resp) || (matches!(resp.code(), 403 | 405 | 409) && exists(client, url).await?) {
-            return Ok(Made::Taken);
+        if let Some(made) = outcome(client, url, &resp).await? {
+            return Ok(made);
         }
         // Old Baikal and some others only create calendars by extended MKCOL.
         if !matches!(resp.code(), 403 | 405 | 501) {
             return Err(status_error("MKCALENDAR", url.path(), &resp));
         }
-        tracing::debug!(href = url.path(), status = resp.code(), "MKCALENDAR refused; trying MKCOL");
+        tracing::debug!(
+            href = url.path(),
+            status = resp.code(),
+            "MKCALENDAR refused; trying MKCOL"
+        );
     }
     let req = DavRequest::new(methods::mkcol(), url.clone()).xml(xml::mkcol(spec));
     let resp = client.send(&req).await?;
+    match outcome(client, url, &resp).await? {
+        Some(made) => Ok(made),
+        None => Err(status_error("MKCOL", url.path(), &resp)),
+    }
+}
+
+/// Created, taken, or `None` for a refusal.
+async fn outcome(
+    client: &Client,
+    url: &Url,
+    resp: &DavResponse,
+) -> Result<Option<Made>, StoreError> {
     if resp.status.is_success() {
-        return Ok(Made::Created);
+        return Ok(Some(Made::Created));
     }
-    if taken(&resp) || (matches!(resp.code(), 403 | 405 | 409) && exists(client, url).await?) {
-        return Ok(Made::Taken);
+    if taken(resp) || (matches!(resp.code(), 403 | 405 | 409) && exists(client, url).await?) {
+        // After a lost attempt the collection in the way is most likely our own.
+        return Ok(Some(if resp.after_lost_attempt {
+            tracing::info!(
+                href = url.path(),
+                "collection exists after a lost attempt; taking it"
+            );
+            Made::Created
+        } else {
+            Made::Taken
+        }));
     }
-    Err(status_error("MKCOL", url.path(), &resp))
+    Ok(None)
 }
 
 /// RFC 4918 §9.3.1: `resource-must-be-null` names an existing resource (Radicale 409,
@@ -90,7 +117,8 @@ fn taken(resp: &DavResponse) -> bool {
     resp.text().contains("resource-must-be-null")
 }
 
-/// Whether something answers PROPFIND at `url`.
+/// Whether something answers PROPFIND at `url`. Xandikos answers a 207 holding a 404
+/// response for a missing resource, so the inner status decides.
 async fn exists(client: &Client, url: &Url) -> Result<bool, StoreError> {
     let req = DavRequest::new(methods::propfind(), url.clone())
         .depth("0")
@@ -99,7 +127,31 @@ async fn exists(client: &Client, url: &Url) -> Result<bool, StoreError> {
     if resp.code() == 401 {
         return Err(status_error("PROPFIND", url.path(), &resp));
     }
-    Ok(resp.is_multistatus())
+    if !resp.is_multistatus() {
+        return Ok(false);
+    }
+    let ms = resp.multistatus()?;
+    Ok(ms
+        .responses
+        .first()
+        .is_some_and(|r| (200..300).contains(&r.effective_status())))
+}
+
+/// A collection name servers accept: characters that servers decode into path
+/// separators (`/`, `%2F`) or refuse outright (Radicale 3.9 answers 400 to any of
+/// `:'"*?,`) become `-`.
+fn safe_segment(segment: &str) -> String {
+    segment
+        .trim_matches('/')
+        .chars()
+        .map(|c| {
+            if c.is_control() || "/\\:'\"*?,<>|#%".contains(c) {
+                '-'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// Reads the new collection back and re-sets what the server ignored.
@@ -109,6 +161,14 @@ async fn finish(
     spec: &NewCollection,
 ) -> Result<CollectionInfo, StoreError> {
     let mut info = propfind_collection(client, url).await?;
+    if info.kind != spec.kind {
+        return Err(StoreError::Rejected {
+            method: "MKCOL".to_owned(),
+            href: url.path().to_owned(),
+            status: 0,
+            reason: format!("a {} already lives there", info.kind.as_str()),
+        });
+    }
     let missing = |wanted: &Option<String>, have: &Option<String>| match wanted {
         Some(w) if have.is_none() => Some(w.clone()),
         _ => None,
@@ -129,11 +189,17 @@ async fn finish(
     let req = DavRequest::new(methods::proppatch(), url.clone()).xml(xml::proppatch(&patch));
     let resp = client.send(&req).await?;
     if !resp.is_multistatus() {
-        tracing::warn!(href = url.path(), status = resp.code(), "PROPPATCH of the new collection refused");
+        tracing::warn!(
+            href = url.path(),
+            status = resp.code(),
+            "PROPPATCH of the new collection refused"
+        );
         return Ok(info);
     }
     let ms = resp.multistatus()?;
-    let Some(r) = ms.responses.first() else { return Ok(info) };
+    let Some(r) = ms.responses.first() else {
+        return Ok(info);
+    };
     let set = |ns: &str, name: &str| r.prop(ns, name).is_some();
     if patch.display_name.is_some() && set(DAV, "displayname") {
         info.display_name = patch.display_name;
@@ -149,4 +215,16 @@ async fn finish(
         info.description = patch.description;
     }
     Ok(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_segment;
+
+    #[test]
+    fn segments_lose_separators_and_refused_characters() {
+        assert_eq!(safe_segment("/Ärger: mit/Slash/"), "Ärger- mit-Slash");
+        assert_eq!(safe_segment("a?b*c,d'e\"f"), "a-b-c-d-e-f");
+        assert_eq!(safe_segment("plain-name_1.x"), "plain-name_1.x");
+    }
 }

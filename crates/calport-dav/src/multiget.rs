@@ -68,7 +68,10 @@ fn fetch_batch<'a>(
                 return Err(status_error("REPORT", url.path(), &resp));
             }
             if let [only] = hrefs {
-                return Ok(vec![Err((only.clone(), status_error("REPORT", only.as_str(), &resp)))]);
+                return Ok(vec![Err((
+                    only.clone(),
+                    status_error("REPORT", only.as_str(), &resp),
+                ))]);
             }
             tracing::debug!(
                 collection = url.path(),
@@ -91,7 +94,9 @@ fn fetch_batch<'a>(
         let mut answers: HashMap<String, Option<Fetched>> = HashMap::new();
         for r in &ms.responses {
             for raw in &r.hrefs {
-                let Some(member) = href::resolve(&resp.url, raw) else { continue };
+                let Some(member) = href::resolve(&resp.url, raw) else {
+                    continue;
+                };
                 let key = href::url_key(&member, origin);
                 let requested = ItemRef::new(href::to_ref(&member, origin));
                 let status = r.effective_status();
@@ -112,7 +117,10 @@ fn fetch_batch<'a>(
                                 requested.clone(),
                                 StoreError::Protocol {
                                     url: member.to_string(),
-                                    reason: format!("multiget returned no {} (status {status})", data_prop.1),
+                                    reason: format!(
+                                        "multiget returned no {} (status {status})",
+                                        data_prop.1
+                                    ),
                                 },
                             )))
                         }
@@ -154,7 +162,9 @@ fn fetch_batch<'a>(
 /// The error for one member that came back with a non-2xx status.
 fn member_error(status: u16, href: &ItemRef, errors: String) -> StoreError {
     match status {
-        412 => StoreError::PreconditionFailed { href: href.to_string() },
+        412 => StoreError::PreconditionFailed {
+            href: href.to_string(),
+        },
         500..=599 => StoreError::Server {
             method: "REPORT".to_owned(),
             href: href.to_string(),
@@ -164,7 +174,11 @@ fn member_error(status: u16, href: &ItemRef, errors: String) -> StoreError {
             method: "REPORT".to_owned(),
             href: href.to_string(),
             status,
-            reason: if errors.is_empty() { "refused in multiget".to_owned() } else { errors },
+            reason: if errors.is_empty() {
+                "refused in multiget".to_owned()
+            } else {
+                errors
+            },
         },
     }
 }

@@ -37,7 +37,10 @@ impl RequestStats {
 
     /// The change since an earlier snapshot, to count the requests of one operation.
     pub fn since(&self, earlier: &RequestStats) -> RequestStats {
-        fn diff(now: &BTreeMap<String, u64>, then: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+        fn diff(
+            now: &BTreeMap<String, u64>,
+            then: &BTreeMap<String, u64>,
+        ) -> BTreeMap<String, u64> {
             now.iter()
                 .map(|(k, v)| (k.clone(), v - then.get(k).copied().unwrap_or(0)))
                 .filter(|(_, v)| *v > 0)
@@ -63,7 +66,12 @@ impl StatsRecorder {
         stats.requests += 1;
         *stats.by_method.entry(method.to_owned()).or_default() += 1;
         match status {
-            Some(code) => *stats.by_status_class.entry(format!("{}xx", code / 100)).or_default() += 1,
+            Some(code) => {
+                *stats
+                    .by_status_class
+                    .entry(format!("{}xx", code / 100))
+                    .or_default() += 1
+            }
             None => stats.transport_errors += 1,
         }
     }
@@ -78,6 +86,8 @@ impl StatsRecorder {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, RequestStats> {
         // Counters stay meaningful even if a panic poisoned the lock.
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

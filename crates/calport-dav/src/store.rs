@@ -27,8 +27,24 @@ struct Known {
 
 /// A CalDAV/CardDAV account as a [`Store`].
 ///
-/// Cheap to share behind an `Arc`; every method may be called concurrently. Requests in
-/// flight are bounded by [`DavConfig::concurrency`].
+/// Share it behind an `Arc`; every method may be called concurrently. Requests in flight
+/// are bounded by [`DavConfig::concurrency`].
+///
+/// Requests per operation (without retries, redirects or a first Digest challenge):
+/// - `discover`: OPTIONS + PROPFIND of the URL + PROPFIND of the principal (skipped when
+///   the URL is the principal) + one Depth 1 PROPFIND per distinct home set; the two
+///   `/.well-known/` PROPFINDs only when the URL names no principal. Radicale 4,
+///   Xandikos 5.
+/// - `changes`: one REPORT (one more per 507 truncation round, one more after an invalid
+///   token), or one PROPFIND without sync support.
+/// - `fetch`: one REPORT per 100 hrefs.
+/// - `create` / `update`: one PUT, plus a PROPFIND when the answer has no `ETag`.
+/// - `delete`: one DELETE.
+/// - `create_collection`: MKCALENDAR or MKCOL + PROPFIND (+ MKCOL after a refused
+///   MKCALENDAR, + PROPPATCH when the server dropped a property, + one try per taken
+///   name).
+///
+/// Bodies come back exactly as the server sent them inside the XML, CRLFs included.
 pub struct DavStore {
     client: Client,
     known: Mutex<Known>,
@@ -108,7 +124,8 @@ impl DavStore {
     }
 
     fn collection_url(&self, collection: &CollectionInfo) -> Result<Url, StoreError> {
-        self.url_of(collection.href.as_str()).map(href::as_collection)
+        self.url_of(collection.href.as_str())
+            .map(href::as_collection)
     }
 
     /// The home to create a new collection in: the hint, else the first home set of the

@@ -129,7 +129,11 @@ pub(crate) async fn etag_of(client: &Client, url: &Url) -> Option<Etag> {
     let resp = match client.send(&req).await {
         Ok(resp) if resp.is_multistatus() => resp,
         Ok(resp) => {
-            tracing::debug!(href = url.path(), status = resp.code(), "no etag after write");
+            tracing::debug!(
+                href = url.path(),
+                status = resp.code(),
+                "no etag after write"
+            );
             return None;
         }
         Err(e) => {

@@ -120,7 +120,8 @@ fn protect_cr(xml: &str) -> Cow<'_, str> {
     let mut i = 0;
     while i < bytes.len() {
         let rest = &xml[i..];
-        let skip_to = |end: &str, from: usize| rest[from..].find(end).map(|p| i + from + p + end.len());
+        let skip_to =
+            |end: &str, from: usize| rest[from..].find(end).map(|p| i + from + p + end.len());
         if rest.starts_with("<![CDATA[") {
             let end = skip_to("]]>", 9).unwrap_or(bytes.len());
             out.push_str(&xml[copied..i]);
@@ -205,16 +206,11 @@ impl MsResponse {
             .map(|(_, s)| *s)
     }
 
-    /// The effective status of this response: the response-level status, else 200 when
-    /// any property came back, else the first propstat status.
+    /// The status of the resource itself: the response-level status, else 200. A
+    /// propstat's status only speaks about its properties (404 = the server lacks them),
+    /// never about the resource.
     pub(crate) fn effective_status(&self) -> u16 {
-        if let Some(status) = self.status {
-            return status;
-        }
-        if !self.props.is_empty() {
-            return 200;
-        }
-        self.absent.first().map_or(200, |(_, s)| *s)
+        self.status.unwrap_or(200)
     }
 }
 
@@ -364,7 +360,10 @@ pub(crate) fn sync_collection(token: Option<&str>) -> String {
 }
 
 /// calendar-multiget (RFC 4791 §7.9) or addressbook-multiget (RFC 6352 §8.7) body.
-pub(crate) fn multiget<'a>(kind: CollectionKind, hrefs: impl IntoIterator<Item = &'a str>) -> String {
+pub(crate) fn multiget<'a>(
+    kind: CollectionKind,
+    hrefs: impl IntoIterator<Item = &'a str>,
+) -> String {
     let (root, data) = match kind {
         CollectionKind::Calendar => ("c:calendar-multiget", "<c:calendar-data/>"),
         CollectionKind::AddressBook => ("cr:addressbook-multiget", "<cr:address-data/>"),
@@ -381,7 +380,10 @@ pub(crate) fn multiget<'a>(kind: CollectionKind, hrefs: impl IntoIterator<Item =
 fn collection_props(spec: &NewCollection, resourcetype: Option<&str>) -> String {
     let mut props = String::new();
     if let Some(rt) = resourcetype {
-        let _ = write!(props, "<d:resourcetype><d:collection/>{rt}</d:resourcetype>");
+        let _ = write!(
+            props,
+            "<d:resourcetype><d:collection/>{rt}</d:resourcetype>"
+        );
     }
     if let Some(name) = &spec.display_name {
         let _ = write!(props, "<d:displayname>{}</d:displayname>", escape(name));
@@ -389,7 +391,11 @@ fn collection_props(spec: &NewCollection, resourcetype: Option<&str>) -> String 
     match spec.kind {
         CollectionKind::Calendar => {
             if let Some(desc) = &spec.description {
-                let _ = write!(props, "<c:calendar-description>{}</c:calendar-description>", escape(desc));
+                let _ = write!(
+                    props,
+                    "<c:calendar-description>{}</c:calendar-description>",
+                    escape(desc)
+                );
             }
             if !spec.components.is_empty() {
                 props.push_str("<c:supported-calendar-component-set>");
@@ -399,12 +405,20 @@ fn collection_props(spec: &NewCollection, resourcetype: Option<&str>) -> String 
                 props.push_str("</c:supported-calendar-component-set>");
             }
             if let Some(color) = &spec.color {
-                let _ = write!(props, "<a:calendar-color>{}</a:calendar-color>", escape(color));
+                let _ = write!(
+                    props,
+                    "<a:calendar-color>{}</a:calendar-color>",
+                    escape(color)
+                );
             }
         }
         CollectionKind::AddressBook => {
             if let Some(desc) = &spec.description {
-                let _ = write!(props, "<cr:addressbook-description>{}</cr:addressbook-description>", escape(desc));
+                let _ = write!(
+                    props,
+                    "<cr:addressbook-description>{}</cr:addressbook-description>",
+                    escape(desc)
+                );
             }
         }
     }

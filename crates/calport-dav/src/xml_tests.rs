@@ -27,9 +27,19 @@ fn merges_split_propstats_with_any_prefix() {
     assert_eq!(ms.responses.len(), 1);
     let r = &ms.responses[0];
     assert_eq!(r.hrefs, vec!["/dav/cal/work/"]);
-    assert_eq!(r.prop_text(DAV, "displayname").as_deref(), Some("Work & Play"));
-    assert_eq!(r.prop_text(APPLE, "calendar-color").as_deref(), Some("#FF0000"));
-    assert!(r.prop(DAV, "resourcetype").unwrap().has_child(CALDAV, "calendar"));
+    assert_eq!(
+        r.prop_text(DAV, "displayname").as_deref(),
+        Some("Work & Play")
+    );
+    assert_eq!(
+        r.prop_text(APPLE, "calendar-color").as_deref(),
+        Some("#FF0000")
+    );
+    assert!(
+        r.prop(DAV, "resourcetype")
+            .unwrap()
+            .has_child(CALDAV, "calendar")
+    );
     assert_eq!(r.absent_status(DAV, "sync-token"), Some(404));
     assert_eq!(r.prop(DAV, "sync-token"), None);
     assert_eq!(r.effective_status(), 200);
@@ -45,7 +55,10 @@ fn default_namespace_and_relative_hrefs_are_kept_raw() {
     let ms = parse_multistatus(body).unwrap();
     assert_eq!(ms.responses[0].hrefs, vec!["ev%201.ics"]);
     assert_eq!(ms.responses[1].hrefs, vec!["urn:uuid:abc.vcf"]);
-    assert_eq!(ms.responses[1].prop_text(DAV, "getetag").as_deref(), Some("W/\"2\""));
+    assert_eq!(
+        ms.responses[1].prop_text(DAV, "getetag").as_deref(),
+        Some("W/\"2\"")
+    );
 }
 
 #[test]
@@ -60,16 +73,26 @@ fn sync_report_with_deletion_truncation_and_token() {
 </d:multistatus>"#;
     let ms = parse_multistatus(body).unwrap();
     assert_eq!(ms.sync_token.as_deref(), Some("data:,17"));
-    let statuses: Vec<u16> = ms.responses.iter().map(MsResponse::effective_status).collect();
+    let statuses: Vec<u16> = ms
+        .responses
+        .iter()
+        .map(MsResponse::effective_status)
+        .collect();
     assert_eq!(statuses, vec![200, 404, 507]);
-    assert_eq!(ms.responses[2].errors, vec!["number-of-matches-within-limits"]);
+    assert_eq!(
+        ms.responses[2].errors,
+        vec!["number-of-matches-within-limits"]
+    );
 }
 
 #[test]
 fn valid_sync_token_error_body() {
     let body = r#"<?xml version='1.0' encoding='utf-8'?>
 <D:error xmlns:D="DAV:"><D:valid-sync-token/><D:responsedescription>token expired</D:responsedescription></D:error>"#;
-    assert_eq!(error_summary(body).as_deref(), Some("valid-sync-token: token expired"));
+    assert_eq!(
+        error_summary(body).as_deref(),
+        Some("valid-sync-token: token expired")
+    );
     assert!(parse_multistatus(body).unwrap_err().contains("error"));
     let uid = r#"<e:error xmlns:e="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><c:no-uid-conflict><e:href>/c/x.ics</e:href></c:no-uid-conflict></e:error>"#;
     assert_eq!(error_summary(uid).as_deref(), Some("no-uid-conflict"));
@@ -147,7 +170,10 @@ fn request_bodies_escape_and_parse() {
     let sync = parse(&sync_collection(None)).unwrap();
     assert_eq!(sync.child(DAV, "sync-token").unwrap().text, "");
     let sync = parse(&sync_collection(Some("http://x/1?a&b"))).unwrap();
-    assert_eq!(sync.child(DAV, "sync-token").unwrap().text, "http://x/1?a&b");
+    assert_eq!(
+        sync.child(DAV, "sync-token").unwrap().text,
+        "http://x/1?a&b"
+    );
 }
 
 #[test]

@@ -40,7 +40,8 @@ impl Selection {
             CollectionKind::AddressBook => self.contacts,
             CollectionKind::Calendar => {
                 (self.calendars && collection.accepts("VEVENT"))
-                    || (self.tasks && (collection.accepts("VTODO") || collection.accepts("VJOURNAL")))
+                    || (self.tasks
+                        && (collection.accepts("VTODO") || collection.accepts("VJOURNAL")))
             }
         }
     }
@@ -80,10 +81,20 @@ fn normalize(name: &str) -> String {
 fn safe_segment(raw: &str) -> String {
     let cleaned: String = raw
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     let trimmed = cleaned.trim_matches('-');
-    if trimmed.is_empty() { "collection".to_owned() } else { trimmed.to_owned() }
+    if trimmed.is_empty() {
+        "collection".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
 }
 
 /// Pairs every wanted source collection with a destination collection of the same kind:
@@ -97,8 +108,10 @@ pub fn map_collections(
     create_missing: bool,
 ) -> Vec<CollectionMapping> {
     let mut taken = vec![false; destination.len()];
-    let wanted: Vec<&CollectionInfo> =
-        source.iter().filter(|c| selection.wants_collection(c)).collect();
+    let wanted: Vec<&CollectionInfo> = source
+        .iter()
+        .filter(|c| selection.wants_collection(c))
+        .collect();
     let mut chosen: Vec<Option<usize>> = vec![None; wanted.len()];
 
     // Two passes so that an exact display-name match anywhere beats a segment match.
@@ -119,7 +132,8 @@ pub fn map_collections(
         }
     }
 
-    let mut used_segments: Vec<String> = destination.iter().map(|c| normalize(c.segment())).collect();
+    let mut used_segments: Vec<String> =
+        destination.iter().map(|c| normalize(c.segment())).collect();
     let mut mappings: Vec<CollectionMapping> = source
         .iter()
         .filter(|c| !selection.wants_collection(c))
@@ -157,8 +171,9 @@ pub fn map_collections(
             }
             None => CollectionMapping::Skipped {
                 source: src.clone(),
-                reason: "no collection with this name on the destination and create_collections = false"
-                    .into(),
+                reason:
+                    "no collection with this name on the destination and create_collections = false"
+                        .into(),
             },
         };
         mappings.push(mapping);
@@ -171,7 +186,12 @@ mod tests {
     use super::*;
     use calport_core::ItemRef;
 
-    fn coll(href: &str, kind: CollectionKind, name: Option<&str>, comps: &[&str]) -> CollectionInfo {
+    fn coll(
+        href: &str,
+        kind: CollectionKind,
+        name: Option<&str>,
+        comps: &[&str],
+    ) -> CollectionInfo {
         CollectionInfo {
             href: ItemRef::new(href),
             kind,
@@ -189,28 +209,61 @@ mod tests {
     #[test]
     fn pairs_by_display_name_then_segment_and_creates_the_rest() {
         let src = vec![
-            coll("/a/work/", CollectionKind::Calendar, Some("Work"), &["VEVENT"]),
+            coll(
+                "/a/work/",
+                CollectionKind::Calendar,
+                Some("Work"),
+                &["VEVENT"],
+            ),
             coll("/a/home/", CollectionKind::Calendar, None, &["VEVENT"]),
-            coll("/a/new cal/", CollectionKind::Calendar, Some("Brand new"), &[]),
-            coll("/a/contacts/", CollectionKind::AddressBook, Some("Contacts"), &[]),
+            coll(
+                "/a/new cal/",
+                CollectionKind::Calendar,
+                Some("Brand new"),
+                &[],
+            ),
+            coll(
+                "/a/contacts/",
+                CollectionKind::AddressBook,
+                Some("Contacts"),
+                &[],
+            ),
         ];
         let dst = vec![
-            coll("/b/x1/", CollectionKind::Calendar, Some("work"), &["VEVENT"]),
-            coll("/b/home/", CollectionKind::Calendar, Some("Something"), &["VEVENT"]),
+            coll(
+                "/b/x1/",
+                CollectionKind::Calendar,
+                Some("work"),
+                &["VEVENT"],
+            ),
+            coll(
+                "/b/home/",
+                CollectionKind::Calendar,
+                Some("Something"),
+                &["VEVENT"],
+            ),
             coll("/b/contacts/", CollectionKind::Calendar, None, &[]),
-            coll("/b/book/", CollectionKind::AddressBook, Some("Contacts"), &[]),
+            coll(
+                "/b/book/",
+                CollectionKind::AddressBook,
+                Some("Contacts"),
+                &[],
+            ),
         ];
         let mapped = map_collections(&src, &dst, &Selection::default(), true);
         let pairs: Vec<(String, String)> = mapped
             .iter()
             .map(|m| match m {
-                CollectionMapping::Paired { source, destination } => {
-                    (source.href.to_string(), destination.href.to_string())
-                }
+                CollectionMapping::Paired {
+                    source,
+                    destination,
+                } => (source.href.to_string(), destination.href.to_string()),
                 CollectionMapping::Create { source, spec } => {
                     (source.href.to_string(), format!("create {}", spec.segment))
                 }
-                CollectionMapping::Skipped { source, .. } => (source.href.to_string(), "skip".into()),
+                CollectionMapping::Skipped { source, .. } => {
+                    (source.href.to_string(), "skip".into())
+                }
             })
             .collect();
         assert_eq!(
@@ -227,19 +280,42 @@ mod tests {
     #[test]
     fn selection_filters_collections_and_missing_ones_are_skipped_without_create() {
         let src = vec![
-            coll("/a/tasks/", CollectionKind::Calendar, Some("Tasks"), &["VTODO"]),
-            coll("/a/cal/", CollectionKind::Calendar, Some("Cal"), &["VEVENT"]),
+            coll(
+                "/a/tasks/",
+                CollectionKind::Calendar,
+                Some("Tasks"),
+                &["VTODO"],
+            ),
+            coll(
+                "/a/cal/",
+                CollectionKind::Calendar,
+                Some("Cal"),
+                &["VEVENT"],
+            ),
             coll("/a/book/", CollectionKind::AddressBook, Some("Book"), &[]),
         ];
-        let selection = Selection { calendars: true, tasks: false, contacts: false };
+        let selection = Selection {
+            calendars: true,
+            tasks: false,
+            contacts: false,
+        };
         let mapped = map_collections(&src, &[], &selection, false);
         assert_eq!(mapped.len(), 3);
-        assert!(mapped.iter().all(|m| matches!(m, CollectionMapping::Skipped { .. })));
+        assert!(
+            mapped
+                .iter()
+                .all(|m| matches!(m, CollectionMapping::Skipped { .. }))
+        );
     }
 
     #[test]
     fn created_segments_never_collide_with_existing_ones() {
-        let src = vec![coll("/a/cal/", CollectionKind::Calendar, Some("Other"), &[])];
+        let src = vec![coll(
+            "/a/cal/",
+            CollectionKind::Calendar,
+            Some("Other"),
+            &[],
+        )];
         let dst = vec![coll("/b/cal/", CollectionKind::AddressBook, Some("x"), &[])];
         let mapped = map_collections(&src, &dst, &Selection::default(), true);
         match &mapped[0] {

@@ -525,7 +525,9 @@ impl<'r, 'a> PairRun<'r, 'a> {
             let Some(mut row) = self.known.by_uid.get(&uid).cloned() else {
                 continue;
             };
-            let Some(dst) = row.dst.as_mut() else { continue };
+            let Some(dst) = row.dst.as_mut() else {
+                continue;
+            };
             match &dst.etag {
                 Some(etag) if *etag == version.etag => {}
                 None => {
@@ -720,10 +722,12 @@ impl<'r, 'a> PairRun<'r, 'a> {
 
         let destination = self.run.destination;
         let concurrency = self.run.options.concurrency.max(1);
-        let mut results = futures::stream::iter(work.into_iter().map(|(item, body, action, previous)| async move {
-            let result = execute(destination, dst, &item, &body, action).await;
-            (item, previous, result)
-        }))
+        let mut results = futures::stream::iter(work.into_iter().map(
+            |(item, body, action, previous)| async move {
+                let result = execute(destination, dst, &item, &body, action).await;
+                (item, previous, result)
+            },
+        ))
         .buffer_unordered(concurrency);
         while let Some((item, previous, result)) = results.next().await {
             match result {
@@ -738,7 +742,8 @@ impl<'r, 'a> PairRun<'r, 'a> {
                 }
                 Err(err) => {
                     let transient = err.class() == ErrorClass::Transient;
-                    self.fail(&item.href, Some(&item.etag), &item.uid, &err).await?;
+                    self.fail(&item.href, Some(&item.etag), &item.uid, &err)
+                        .await?;
                     if transient {
                         self.consecutive_transient += 1;
                         if self.consecutive_transient >= TRANSIENT_FAILURE_LIMIT {
@@ -832,7 +837,8 @@ impl<'r, 'a> PairRun<'r, 'a> {
             ErrorClass::Transient => "transient",
             _ => "item",
         };
-        self.fail_with(href, etag, uid, class, err.to_string()).await
+        self.fail_with(href, etag, uid, class, err.to_string())
+            .await
     }
 
     async fn fail_with(
@@ -956,7 +962,9 @@ async fn create(
                 // Something lives there: our own copy from an interrupted run, or a
                 // foreign item. Look before deciding.
                 let target = ItemRef::new(format!("{}{}", collection.href, name));
-                let existing = store.fetch(collection, std::slice::from_ref(&target)).await?;
+                let existing = store
+                    .fetch(collection, std::slice::from_ref(&target))
+                    .await?;
                 let Some(Ok(found)) = existing.into_iter().next() else {
                     return Err(StoreError::Rejected {
                         method: "PUT".into(),
@@ -977,7 +985,9 @@ async fn create(
                         ));
                     }
                     Some(_) => {
-                        let out = store.update(collection, &found.href, &found.etag, body).await?;
+                        let out = store
+                            .update(collection, &found.href, &found.etag, body)
+                            .await?;
                         return Ok((Outcome::Updated, Some(landed(out.href, out.etag))));
                     }
                     None => continue,

@@ -67,7 +67,9 @@ pub fn plan_item(status: Option<&ItemStatus>, item: &SourceItem) -> Action {
     }
     // The destination changed behind our back (hash unknown) but the source content is
     // the one we transferred last time: nothing new to transfer, keep their edit.
-    let src_hash = status.and_then(|s| s.src.as_ref()).and_then(|s| s.hash.as_deref());
+    let src_hash = status
+        .and_then(|s| s.src.as_ref())
+        .and_then(|s| s.hash.as_deref());
     if dst.hash.is_none() && src_hash == Some(item.hash.as_str()) {
         return Action::Unchanged;
     }
@@ -111,7 +113,11 @@ pub fn kind_name(kind: ComponentKind) -> &'static str {
 /// characters that need no escaping anywhere (`A-Z a-z 0-9 . _ -`), else a hash of it.
 /// Deterministic, so that a resumed run addresses the resource an interrupted run made.
 pub fn resource_name(uid: &str, kind: ComponentKind) -> String {
-    let ext = if kind == ComponentKind::Card { "vcf" } else { "ics" };
+    let ext = if kind == ComponentKind::Card {
+        "vcf"
+    } else {
+        "ics"
+    };
     let plain = !uid.is_empty()
         && uid.len() <= 80
         && !uid.starts_with('.')
@@ -152,38 +158,72 @@ mod tests {
     #[test]
     fn unknown_items_are_created_under_a_uid_derived_name() {
         let action = plan_item(None, &item("abc-1", "\"e\"", "h"));
-        assert_eq!(action, Action::Create { name: "abc-1.ics".into() });
-        let weird = resource_name("040000008200E00074C5B7101A82E008@exchange/1 2", ComponentKind::Card);
+        assert_eq!(
+            action,
+            Action::Create {
+                name: "abc-1.ics".into()
+            }
+        );
+        let weird = resource_name(
+            "040000008200E00074C5B7101A82E008@exchange/1 2",
+            ComponentKind::Card,
+        );
         assert!(weird.ends_with(".vcf") && weird.len() == 32 + 4, "{weird}");
-        assert_eq!(weird, resource_name("040000008200E00074C5B7101A82E008@exchange/1 2", ComponentKind::Card));
-        assert_ne!(alternative_name("a", ComponentKind::Event, 2), resource_name("a", ComponentKind::Event));
+        assert_eq!(
+            weird,
+            resource_name(
+                "040000008200E00074C5B7101A82E008@exchange/1 2",
+                ComponentKind::Card
+            )
+        );
+        assert_ne!(
+            alternative_name("a", ComponentKind::Event, 2),
+            resource_name("a", ComponentKind::Event)
+        );
     }
 
     #[test]
     fn changed_content_updates_in_place_with_the_known_etag() {
         let first = item("u", "\"1\"", "h1");
-        let dst = SideState { href: ItemRef::new("/dst/u.ics"), etag: Some(Etag::new("\"d1\"")), hash: Some("h1".into()) };
+        let dst = SideState {
+            href: ItemRef::new("/dst/u.ics"),
+            etag: Some(Etag::new("\"d1\"")),
+            hash: Some("h1".into()),
+        };
         let status = status_after(None, &first, Some(dst));
         let second = item("u", "\"2\"", "h2");
         assert_eq!(
             plan_item(Some(&status), &second),
-            Action::Update { href: ItemRef::new("/dst/u.ics"), etag: Some(Etag::new("\"d1\"")) }
+            Action::Update {
+                href: ItemRef::new("/dst/u.ics"),
+                etag: Some(Etag::new("\"d1\""))
+            }
         );
         // Etag changed but meaning did not (server rewrote DTSTAMP): no write.
-        assert_eq!(plan_item(Some(&status), &item("u", "\"3\"", "h1")), Action::Unchanged);
+        assert_eq!(
+            plan_item(Some(&status), &item("u", "\"3\"", "h1")),
+            Action::Unchanged
+        );
     }
 
     #[test]
     fn a_destination_edit_is_kept_while_the_source_is_unchanged() {
         let first = item("u", "\"1\"", "h1");
-        let mut status = status_after(None, &first, Some(SideState {
-            href: ItemRef::new("/dst/u.ics"),
-            etag: Some(Etag::new("\"d2\"")),
-            hash: None,
-        }));
+        let mut status = status_after(
+            None,
+            &first,
+            Some(SideState {
+                href: ItemRef::new("/dst/u.ics"),
+                etag: Some(Etag::new("\"d2\"")),
+                hash: None,
+            }),
+        );
         assert_eq!(plan_item(Some(&status), &first), Action::Unchanged);
         status.dst = None;
-        assert!(matches!(plan_item(Some(&status), &first), Action::Create { .. }), "deleted on the destination: recreate");
+        assert!(
+            matches!(plan_item(Some(&status), &first), Action::Create { .. }),
+            "deleted on the destination: recreate"
+        );
     }
 
     proptest! {

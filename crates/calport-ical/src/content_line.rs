@@ -49,9 +49,10 @@ fn parse_property(text: &str, quotes: bool) -> Option<Property> {
     let mut pos = name_end;
     while bytes[pos] == b';' {
         pos += 1;
-        let pname_end = pos + bytes[pos..]
-            .iter()
-            .position(|&b| b == b'=' || b == b';' || b == b':')?;
+        let pname_end = pos
+            + bytes[pos..]
+                .iter()
+                .position(|&b| b == b'=' || b == b';' || b == b':')?;
         let pname = text[pos..pname_end].trim().to_ascii_uppercase();
         pos = pname_end;
         let mut values = Vec::new();
@@ -64,9 +65,10 @@ fn parse_property(text: &str, quotes: bool) -> Option<Property> {
                     value.push_str(&text[pos + 1..close]);
                     pos = close + 1;
                 }
-                let rest_end = pos + bytes[pos..]
-                    .iter()
-                    .position(|&b| b == b',' || b == b';' || b == b':')?;
+                let rest_end = pos
+                    + bytes[pos..]
+                        .iter()
+                        .position(|&b| b == b',' || b == b';' || b == b':')?;
                 value.push_str(&text[pos..rest_end]);
                 pos = rest_end;
                 values.push(caret_decode(&value));
@@ -112,9 +114,8 @@ mod tests {
 
     #[test]
     fn quoted_and_multi_valued_params() {
-        let p = prop(
-            r#"ATTENDEE;DELEGATED-TO="mailto:a@x","mailto:b@x";cn="Doe; Jane":mailto:c@x"#,
-        );
+        let p =
+            prop(r#"ATTENDEE;DELEGATED-TO="mailto:a@x","mailto:b@x";cn="Doe; Jane":mailto:c@x"#);
         assert_eq!(p.name, "ATTENDEE");
         assert_eq!(p.params[0].values, vec!["mailto:a@x", "mailto:b@x"]);
         assert_eq!(p.param("CN").as_deref(), Some("Doe; Jane"));
@@ -130,13 +131,19 @@ mod tests {
         assert_eq!(p.params.len(), 2);
         assert!(p.params[0].values.is_empty());
         let p = prop("ATTENDEE;CN=George Herman ^'Babe^' Ruth:mailto:babe@example.com");
-        assert_eq!(p.param("cn").as_deref(), Some("George Herman \"Babe\" Ruth"));
+        assert_eq!(
+            p.param("cn").as_deref(),
+            Some("George Herman \"Babe\" Ruth")
+        );
     }
 
     #[test]
     fn unbalanced_quote_falls_back() {
         let p = prop(r#"DTSTART;TZID="W. Europe Standard Time:20200609T090000"#);
-        assert_eq!(p.param("TZID").as_deref(), Some("\"W. Europe Standard Time"));
+        assert_eq!(
+            p.param("TZID").as_deref(),
+            Some("\"W. Europe Standard Time")
+        );
         assert_eq!(p.value, "20200609T090000");
         let p = prop("DTSTART;;VALUE=DATE-TIME:");
         assert_eq!(p.params.len(), 2);

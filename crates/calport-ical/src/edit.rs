@@ -99,10 +99,7 @@ pub fn set_schedule_agent_client(bytes: &[u8]) -> Result<Cow<'_, [u8]>, ParseErr
                 if !matches!(prop.name.as_str(), "ORGANIZER" | "ATTENDEE") {
                     continue;
                 }
-                let mut agents = prop
-                    .params
-                    .iter()
-                    .filter(|p| p.name == "SCHEDULE-AGENT");
+                let mut agents = prop.params.iter().filter(|p| p.name == "SCHEDULE-AGENT");
                 let already = matches!(
                     (agents.next(), agents.next()),
                     (Some(p), None) if p.values.len() == 1
@@ -145,9 +142,8 @@ pub fn set_origin<'a>(bytes: &'a [u8], origin: &str) -> Result<Cow<'a, [u8]>, Pa
         let existing: Vec<&Property> = item.properties_named(ORIGIN_PROPERTY).collect();
         match existing.split_first() {
             Some((first, rest)) => {
-                let up_to_date = first.params.is_empty()
-                    && first.group.is_none()
-                    && first.value == wanted.value;
+                let up_to_date =
+                    first.params.is_empty() && first.group.is_none() && first.value == wanted.value;
                 if !up_to_date {
                     edits.extend(replace_property(bytes, first, &new_line));
                 }
@@ -239,10 +235,7 @@ mod tests {
         let text = std::str::from_utf8(&out).unwrap();
         assert_eq!(
             text,
-            CAL.replace(
-                "END:VEVENT",
-                "X-CALPORT-ORIGIN:job 1\\, a\nEND:VEVENT"
-            )
+            CAL.replace("END:VEVENT", "X-CALPORT-ORIGIN:job 1\\, a\nEND:VEVENT")
         );
         assert!(matches!(
             set_origin(&out, "job 1, a").unwrap(),

@@ -33,9 +33,7 @@ mod text;
 mod unfold;
 mod write;
 
-pub use compare::{
-    Difference, DifferenceKind, ServerAdded, Tolerance, compare, compare_documents,
-};
+pub use compare::{Difference, DifferenceKind, ServerAdded, Tolerance, compare, compare_documents};
 pub use edit::{ORIGIN_PROPERTY, set_origin, set_schedule_agent_client};
 pub use error::ParseError;
 pub use hash::content_hash;

@@ -136,8 +136,14 @@ mod tests {
     fn errors() {
         assert_eq!(parse(b"  \n"), Err(ParseError::Empty));
         assert_eq!(parse(b"(null)"), Err(ParseError::NullBody));
-        assert!(matches!(parse(b"\xFF\xFEB\0E\0"), Err(ParseError::NotText(_))));
-        assert!(matches!(parse(b"hello"), Err(ParseError::NotCalendarData { .. })));
+        assert!(matches!(
+            parse(b"\xFF\xFEB\0E\0"),
+            Err(ParseError::NotText(_))
+        ));
+        assert!(matches!(
+            parse(b"hello"),
+            Err(ParseError::NotCalendarData { .. })
+        ));
         assert_eq!(
             parse(b"BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:1\n"),
             Err(ParseError::Truncated {

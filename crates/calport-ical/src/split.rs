@@ -1,6 +1,6 @@
 //! Splitting files into items: one calendar resource per UID, one card per vCard.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::ParseError;
 use crate::edit::remove_ranges;
@@ -84,9 +84,10 @@ fn split_cards(doc: &Document, bytes: &[u8]) -> SplitOutcome {
     let whole_file = doc.components.len() == 1;
     for card in &doc.components {
         if card.name != "VCARD" {
-            outcome
-                .skipped
-                .push(format!("{} at top level of a vCard file skipped", card.name));
+            outcome.skipped.push(format!(
+                "{} at top level of a vCard file skipped",
+                card.name
+            ));
             continue;
         }
         let Some(uid) = card.uid() else {
@@ -117,7 +118,9 @@ fn split_cards(doc: &Document, bytes: &[u8]) -> SplitOutcome {
 /// A TZID as used for matching references to definitions: quotes and TEXT escapes
 /// (`Bangkok\, Hanoi`) removed, outer whitespace trimmed.
 pub(crate) fn tzid_key(raw: &str) -> String {
-    unescape_text(raw.trim().trim_matches('"')).trim().to_owned()
+    unescape_text(raw.trim().trim_matches('"'))
+        .trim()
+        .to_owned()
 }
 
 /// Every TZID referenced by `TZID` parameters in `component` and its children.
@@ -140,20 +143,25 @@ fn split_calendars(doc: &Document, bytes: &[u8]) -> SplitOutcome {
         .collect();
     let mut removals = Vec::new();
     for other in doc.components.iter().filter(|c| c.name != "VCALENDAR") {
-        outcome
-            .skipped
-            .push(format!("{} at top level of a calendar file skipped", other.name));
+        outcome.skipped.push(format!(
+            "{} at top level of a calendar file skipped",
+            other.name
+        ));
         removals.extend(other.source_range());
     }
 
     // (uid, [(calendar index, component)]) in order of first appearance.
     let mut groups: Vec<(&str, Vec<(usize, &Component)>)> = Vec::new();
+    let mut group_of: HashMap<&str, usize> = HashMap::new();
     for (ci, cal) in calendars.iter().enumerate() {
         for child in cal.children.iter().filter(|c| !c.is_timezone()) {
             match child.uid() {
-                Some(uid) => match groups.iter_mut().find(|(u, _)| *u == uid) {
-                    Some((_, members)) => members.push((ci, child)),
-                    None => groups.push((uid, vec![(ci, child)])),
+                Some(uid) => match group_of.get(uid) {
+                    Some(&g) => groups[g].1.push((ci, child)),
+                    None => {
+                        group_of.insert(uid, groups.len());
+                        groups.push((uid, vec![(ci, child)]));
+                    }
                 },
                 None => {
                     outcome
@@ -164,6 +172,17 @@ fn split_calendars(doc: &Document, bytes: &[u8]) -> SplitOutcome {
             }
         }
     }
+
+    // Every VCALENDAR that held a UID lends its properties, even if the components
+    // it held for that UID are dropped below.
+    let sources: Vec<Vec<usize>> = groups
+        .iter()
+        .map(|(_, members)| {
+            let mut cals: Vec<usize> = members.iter().map(|(ci, _)| *ci).collect();
+            cals.dedup();
+            cals
+        })
+        .collect();
 
     // Several revisions of one instance (iTIP message collections): keep the newest.
     for (_, members) in &mut groups {
@@ -212,14 +231,17 @@ fn split_calendars(doc: &Document, bytes: &[u8]) -> SplitOutcome {
     let mut timezones: Vec<(String, &Component)> = Vec::new();
     for cal in &calendars {
         for tz in cal.children.iter().filter(|c| c.is_timezone()) {
-            let key = tz.property("TZID").map(|p| tzid_key(&p.value)).unwrap_or_default();
+            let key = tz
+                .property("TZID")
+                .map(|p| tzid_key(&p.value))
+                .unwrap_or_default();
             if !timezones.iter().any(|(k, _)| *k == key) {
                 timezones.push((key, tz));
             }
         }
     }
 
-    for (uid, members) in groups {
+    for ((uid, members), sources) in groups.into_iter().zip(sources) {
         let mut referenced = BTreeSet::new();
         for (_, component) in &members {
             referenced_tzids(component, &mut referenced);
@@ -229,7 +251,7 @@ fn split_calendars(doc: &Document, bytes: &[u8]) -> SplitOutcome {
                 .iter()
                 .all(|r| timezones.iter().any(|(k, _)| k == r));
         let mut calendar = Component::new("VCALENDAR");
-        calendar.properties = calendar_properties(&calendars, &members);
+        calendar.properties = calendar_properties(&calendars, &sources);
         calendar.children.extend(
             timezones
                 .iter()
@@ -247,18 +269,17 @@ fn split_calendars(doc: &Document, bytes: &[u8]) -> SplitOutcome {
     outcome
 }
 
-/// The calendar-level properties for an item: all of the first `VCALENDAR` holding it,
-/// plus those of later ones whose name is not there yet; never `METHOD`.
-fn calendar_properties(calendars: &[&Component], members: &[(usize, &Component)]) -> Vec<Property> {
-    let mut sources: Vec<usize> = Vec::new();
-    for (ci, _) in members {
-        if !sources.contains(ci) {
-            sources.push(*ci);
-        }
-    }
+/// The calendar-level properties for an item: all of the first `VCALENDAR` holding it
+/// (`sources` lists them in order), plus those of later ones whose name is not there
+/// yet; never `METHOD`.
+fn calendar_properties(calendars: &[&Component], sources: &[usize]) -> Vec<Property> {
     let mut props: Vec<Property> = Vec::new();
-    for (n, ci) in sources.into_iter().enumerate() {
-        for prop in calendars[ci].properties.iter().filter(|p| p.name != "METHOD") {
+    for (n, &ci) in sources.iter().enumerate() {
+        for prop in calendars[ci]
+            .properties
+            .iter()
+            .filter(|p| p.name != "METHOD")
+        {
             if n == 0 || !props.iter().any(|q| q.name == prop.name) {
                 props.push(prop.clone());
             }
@@ -300,9 +321,16 @@ mod tests {
     #[test]
     fn single_uid_keeps_bytes() {
         let cal = b"BEGIN:VCALENDAR\nVERSION:2.0\nBEGIN:VEVENT\nUID:a\nEND:VEVENT\n\
-                    BEGIN:VEVENT\nUID:a\nRECURRENCE-ID:20250101T000000Z\nEND:VEVENT\nEND:VCALENDAR\n";
+                    BEGIN:VEVENT\nUID:a\nRECURRENCE-ID:20250101T000000Z\nEND:VEVENT\n\
+                    END:VCALENDAR\n";
         let out = split_by_uid(cal).unwrap();
-        assert_eq!(out.items, vec![Split { uid: "a".into(), bytes: cal.to_vec() }]);
+        assert_eq!(
+            out.items,
+            vec![Split {
+                uid: "a".into(),
+                bytes: cal.to_vec()
+            }]
+        );
         assert!(out.skipped.is_empty());
     }
 
@@ -315,7 +343,10 @@ mod tests {
             String::from_utf8(out.items[0].bytes.clone()).unwrap(),
             "BEGIN:VCALENDAR\nVERSION:2.0\nBEGIN:VEVENT\nUID:a\nEND:VEVENT\nEND:VCALENDAR\n"
         );
-        assert_eq!(out.skipped, vec!["VTODO (SUMMARY: orphan) without UID skipped"]);
+        assert_eq!(
+            out.skipped,
+            vec!["VTODO (SUMMARY: orphan) without UID skipped"]
+        );
     }
 
     #[test]

@@ -139,7 +139,8 @@ mod tests {
     #[test]
     fn quotes_params_when_needed() {
         let mut p = Property::new("attendee", "mailto:a@x");
-        p.params.push(Param::new("cn", vec!["Doe, Jane \"JD\"".into()]));
+        p.params
+            .push(Param::new("cn", vec!["Doe, Jane \"JD\"".into()]));
         p.params.push(Param::new("ROLE", vec!["CHAIR".into()]));
         p.params.push(Param::new("WORK", vec![]));
         assert_eq!(

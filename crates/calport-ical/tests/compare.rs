@@ -4,11 +4,18 @@ use calport_ical::{Difference, DifferenceKind, Tolerance, compare};
 
 const EVENT: &str = include_str!("fixtures/recurring_event.ics");
 const EVENT_SERVER_COPY: &str = include_str!("fixtures/recurring_event_server_copy.ics");
+const FIRST_ALARM: &str =
+    "BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Reminder\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\n";
 const CARD: &str = include_str!("fixtures/card_v4.vcf");
 const CARD_SERVER_COPY: &str = include_str!("fixtures/card_v3_server_copy.vcf");
 
 fn diffs(expected: &str, actual: &str) -> Vec<Difference> {
-    compare(expected.as_bytes(), actual.as_bytes(), &Tolerance::default()).unwrap()
+    compare(
+        expected.as_bytes(),
+        actual.as_bytes(),
+        &Tolerance::default(),
+    )
+    .unwrap()
 }
 
 fn assert_same(expected: &str, actual: &str) {
@@ -55,8 +62,13 @@ fn strict_tolerance_sees_server_rewrites() {
     )
     .unwrap();
     let props: Vec<_> = strict.iter().filter_map(|d| d.property.clone()).collect();
-    for expected in ["PRODID", "DTSTAMP", "CLASS", "RRULE", "LOCATION", "ATTENDEE"] {
-        assert!(props.iter().any(|p| p == expected), "{expected} not reported");
+    for expected in [
+        "PRODID", "DTSTAMP", "CLASS", "RRULE", "LOCATION", "ATTENDEE",
+    ] {
+        assert!(
+            props.iter().any(|p| p == expected),
+            "{expected} not reported"
+        );
     }
     // Representation alone is forgiven even in strict mode.
     let lf = EVENT.replace("\r\n", "\n").replace("\n ", "");
@@ -74,9 +86,17 @@ fn utc_forms_are_the_same_instant() {
         "CREATED:20241220T080000Z",
         "DTSTART;TZID=Etc/UTC:20241220T080000",
     );
-    let z = edit(EVENT, "CREATED:20241220T080000Z", "DTSTART:20241220T080000Z");
+    let z = edit(
+        EVENT,
+        "CREATED:20241220T080000Z",
+        "DTSTART:20241220T080000Z",
+    );
     assert_same(&utc, &z);
-    let utc = edit(EVENT, "CREATED:20241220T080000Z", "DUE;TZID=UTC:20241220T080000");
+    let utc = edit(
+        EVENT,
+        "CREATED:20241220T080000Z",
+        "DUE;TZID=UTC:20241220T080000",
+    );
     let z = edit(EVENT, "CREATED:20241220T080000Z", "DUE:20241220T080000Z");
     assert_same(&z, &utc);
 }
@@ -94,26 +114,38 @@ fn added_vtimezone_is_forgiven() {
 #[test]
 fn vcard_v4_to_v3_server_copy_is_equal() {
     assert_same(CARD, CARD_SERVER_COPY);
-    let strict = compare(CARD.as_bytes(), CARD_SERVER_COPY.as_bytes(), &Tolerance::strict())
-        .unwrap();
+    let strict = compare(
+        CARD.as_bytes(),
+        CARD_SERVER_COPY.as_bytes(),
+        &Tolerance::strict(),
+    )
+    .unwrap();
     let props: Vec<_> = strict.iter().filter_map(|d| d.property.clone()).collect();
     for expected in ["VERSION", "N", "PRODID"] {
-        assert!(props.iter().any(|p| p == expected), "{expected} not reported");
+        assert!(
+            props.iter().any(|p| p == expected),
+            "{expected} not reported"
+        );
     }
 }
 
 #[test]
 fn mojibake_is_flagged() {
-    let garbled = edit(EVENT, "SUMMARY:Tết planning\\, weekly", "SUMMARY:Táº¿t planning\\, weekly");
+    let garbled = edit(
+        EVENT,
+        "SUMMARY:Tết planning\\, weekly",
+        "SUMMARY:Táº¿t planning\\, weekly",
+    );
     let d = assert_differs(EVENT, &garbled);
     assert_eq!(d.len(), 1, "{}", render(&d));
     assert_eq!(d[0].kind, DifferenceKind::Changed);
     assert_eq!(d[0].property.as_deref(), Some("SUMMARY"));
     assert_eq!(d[0].expected.as_deref(), Some("Tết planning, weekly"));
     assert_eq!(d[0].actual.as_deref(), Some("Táº¿t planning, weekly"));
-    assert!(d[0].path.starts_with(
-        "VCALENDAR/VEVENT[uid=7d1c4a52-2f55-4b8e-9a0e-5c3f1e2d9b10@calport.test]"
-    ));
+    assert!(
+        d[0].path
+            .starts_with("VCALENDAR/VEVENT[uid=7d1c4a52-2f55-4b8e-9a0e-5c3f1e2d9b10@calport.test]")
+    );
 }
 
 #[test]
@@ -156,14 +188,11 @@ fn missing_override_is_flagged() {
 
 #[test]
 fn missing_alarm_is_flagged() {
-    let without = edit(
-        EVENT,
-        "BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Reminder\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\n",
-        "",
-    );
+    let without = edit(EVENT, FIRST_ALARM, "");
     let d = assert_differs(EVENT, &without);
     assert!(
-        d.iter().any(|x| x.kind == DifferenceKind::Missing || x.property.as_deref() == Some("TRIGGER")),
+        d.iter()
+            .any(|x| x.kind == DifferenceKind::Missing || x.property.as_deref() == Some("TRIGGER")),
         "{}",
         render(&d)
     );
@@ -180,11 +209,21 @@ fn changed_description_is_flagged() {
 
 #[test]
 fn added_and_removed_properties_are_flagged() {
-    let extra = edit(EVENT, "SEQUENCE:2\r\n", "SEQUENCE:2\r\nSTATUS:CANCELLED\r\n");
+    let extra = edit(
+        EVENT,
+        "SEQUENCE:2\r\n",
+        "SEQUENCE:2\r\nSTATUS:CANCELLED\r\n",
+    );
     let d = assert_differs(EVENT, &extra);
-    assert_eq!((d[0].kind, d[0].property.as_deref()), (DifferenceKind::Extra, Some("STATUS")));
+    assert_eq!(
+        (d[0].kind, d[0].property.as_deref()),
+        (DifferenceKind::Extra, Some("STATUS"))
+    );
     let d = assert_differs(&extra, EVENT);
-    assert_eq!((d[0].kind, d[0].property.as_deref()), (DifferenceKind::Missing, Some("STATUS")));
+    assert_eq!(
+        (d[0].kind, d[0].property.as_deref()),
+        (DifferenceKind::Missing, Some("STATUS"))
+    );
     let lost = edit(EVENT, "X-CALPORT-TEST:keep me\r\n", "");
     let d = assert_differs(EVENT, &lost);
     assert_eq!(d[0].property.as_deref(), Some("X-CALPORT-TEST"));
@@ -192,7 +231,8 @@ fn added_and_removed_properties_are_flagged() {
 
 #[test]
 fn changed_card_values_are_flagged() {
-    let changed = CARD_SERVER_COPY.replace("ITEM1.EMAIL;TYPE=WORK:soren", "ITEM1.EMAIL;TYPE=HOME:soren");
+    let changed =
+        CARD_SERVER_COPY.replace("ITEM1.EMAIL;TYPE=WORK:soren", "ITEM1.EMAIL;TYPE=HOME:soren");
     let d = assert_differs(CARD, &changed);
     assert_eq!(d.len(), 1, "{}", render(&d));
     assert_eq!(d[0].property.as_deref(), Some("item1.EMAIL"));
@@ -203,16 +243,82 @@ fn changed_card_values_are_flagged() {
 #[test]
 #[ignore = "prints sample reports for eyeballing"]
 fn print_sample_reports() {
-    let strict = compare(EVENT.as_bytes(), EVENT_SERVER_COPY.as_bytes(), &Tolerance::strict())
-        .unwrap();
+    let strict = compare(
+        EVENT.as_bytes(),
+        EVENT_SERVER_COPY.as_bytes(),
+        &Tolerance::strict(),
+    )
+    .unwrap();
     eprintln!("strict:\n{}", render(&strict));
-    let without = edit(
-        EVENT,
-        "BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Reminder\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\n",
-        "",
-    );
+    let without = edit(EVENT, FIRST_ALARM, "");
     eprintln!("alarm:\n{}", render(&diffs(EVENT, &without)));
-    let strict = compare(CARD.as_bytes(), CARD_SERVER_COPY.as_bytes(), &Tolerance::strict())
-        .unwrap();
+    let strict = compare(
+        CARD.as_bytes(),
+        CARD_SERVER_COPY.as_bytes(),
+        &Tolerance::strict(),
+    )
+    .unwrap();
     eprintln!("card strict:\n{}", render(&strict));
+}
+
+#[test]
+fn vcard_21_forms_compare_to_their_meaning() {
+    // Bare type parameters, quoted-printable with a soft line break and CRLF inside the
+    // text, charset parameters: the same card as a 3.0 server would store it.
+    let v21 = "BEGIN:VCARD\nVERSION:2.1\nUID:q\nTEL;WORK;VOICE:123\n\
+        NOTE;ENCODING=QUOTED-PRINTABLE;CHARSET=UTF-8:Gr=C3=BC=C3=9Fe=0D=0Aaus =\nK=C3=B6ln\n\
+        LABEL;QUOTED-PRINTABLE:Stra=C3=9Fe\nEND:VCARD\n";
+    let v3 = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:q\r\nTEL;TYPE=voice,work:123\r\n\
+        NOTE:Grüße\\naus Köln\r\nLABEL:Straße\r\nEND:VCARD\r\n";
+    assert_same(v21, v3);
+    let d = diffs(v21, &v3.replace("Köln", "Koeln"));
+    assert_eq!(d.len(), 1, "{}", render(&d));
+    assert_eq!(d[0].property.as_deref(), Some("NOTE"));
+}
+
+#[test]
+fn timezone_rules() {
+    // A changed, used VTIMEZONE is a difference by default …
+    let changed = edit(EVENT, "TZOFFSETTO:+0200", "TZOFFSETTO:+0300");
+    let d = assert_differs(EVENT, &changed);
+    assert!(
+        d[0].path.contains("VTIMEZONE[tzid=Europe/Berlin]/DAYLIGHT"),
+        "{}",
+        render(&d)
+    );
+    // … but not when time zones are not compared.
+    let lenient = Tolerance {
+        ignore_vtimezones: true,
+        ..Tolerance::default()
+    };
+    assert!(
+        compare(EVENT.as_bytes(), changed.as_bytes(), &lenient)
+            .unwrap()
+            .is_empty()
+    );
+    // A missing used VTIMEZONE is reported.
+    let start = EVENT.find("BEGIN:VTIMEZONE").unwrap();
+    let end = EVENT.find("END:VTIMEZONE\r\n").unwrap() + "END:VTIMEZONE\r\n".len();
+    let without = format!("{}{}", &EVENT[..start], &EVENT[end..]);
+    let d = assert_differs(EVENT, &without);
+    assert_eq!(d[0].kind, DifferenceKind::Missing);
+    assert_eq!(
+        d[0].expected.as_deref(),
+        Some("VTIMEZONE[tzid=Europe/Berlin]")
+    );
+}
+
+#[test]
+fn server_added_values_must_match() {
+    let private = edit(
+        EVENT_SERVER_COPY,
+        "END:VEVENT\nBEGIN:VEVENT\nCLASS:PUBLIC",
+        "END:VEVENT\nBEGIN:VEVENT\nCLASS:PRIVATE",
+    );
+    let d = assert_differs(EVENT, &private);
+    assert_eq!(d.len(), 1, "{}", render(&d));
+    assert_eq!(
+        (d[0].kind, d[0].actual.as_deref()),
+        (DifferenceKind::Extra, Some("PRIVATE"))
+    );
 }

@@ -10,8 +10,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 use calport_ical::{
-    Document, Tolerance, compare, compare_documents, content_hash, inspect, parse, set_origin,
-    set_schedule_agent_client, split_by_uid, split_vcards,
+    Component, Document, Tolerance, compare, compare_documents, content_hash, inspect, parse,
+    set_origin, set_schedule_agent_client, split_by_uid, split_vcards,
 };
 
 fn corpus_dir() -> Option<PathBuf> {
@@ -56,19 +56,68 @@ fn files(dir: &Path, exts: &[&str]) -> Vec<PathBuf> {
 }
 
 fn name(corpus: &Path, path: &Path) -> String {
-    path.strip_prefix(corpus).unwrap_or(path).display().to_string()
+    path.strip_prefix(corpus)
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 /// The part of `original` a split for `uid` should hold: its calendars' properties, the
-/// time zones and the components with that UID.
+/// time zones and the components with that UID; of several revisions of one instance
+/// (same name and RECURRENCE-ID) only the newest by SEQUENCE, then DTSTAMP, then
+/// position.
 fn original_part(original: &Document, uid: &str) -> Document {
-    let mut part = original.clone();
-    for cal in &mut part.components {
-        cal.children
-            .retain(|c| c.is_timezone() || c.uid() == Some(uid));
+    fn field(c: &Component, name: &str) -> String {
+        c.property(name)
+            .map(|p| p.value.trim().to_owned())
+            .unwrap_or_default()
     }
-    part.components
-        .retain(|cal| cal.name == "VCALENDAR" && cal.children.iter().any(|c| !c.is_timezone()));
+    fn newest_wins(all: &[(usize, usize, &Component)], c: &Component, at: (usize, usize)) -> bool {
+        let rank = |c: &Component| {
+            let seq: i64 = field(c, "SEQUENCE").parse().unwrap_or(0);
+            (seq, field(c, "DTSTAMP"))
+        };
+        all.iter().all(|&(ci, i, other)| {
+            (ci, i) == at
+                || other.name != c.name
+                || field(other, "RECURRENCE-ID") != field(c, "RECURRENCE-ID")
+                || rank(c) > rank(other)
+                || (rank(c) == rank(other) && at > (ci, i))
+        })
+    }
+    let mut members = Vec::new();
+    for (ci, cal) in original.components.iter().enumerate() {
+        for (i, c) in cal.children.iter().enumerate() {
+            if !c.is_timezone() && c.uid() == Some(uid) {
+                members.push((ci, i, c));
+            }
+        }
+    }
+    let mut part = original.clone();
+    for (ci, cal) in part.components.iter_mut().enumerate() {
+        let mut i = 0;
+        cal.children.retain(|c| {
+            let keep =
+                c.is_timezone() || (c.uid() == Some(uid) && newest_wins(&members, c, (ci, i)));
+            i += 1;
+            keep
+        });
+    }
+    let holds_uid: Vec<bool> = original
+        .components
+        .iter()
+        .map(|cal| {
+            cal.children
+                .iter()
+                .any(|c| !c.is_timezone() && c.uid() == Some(uid))
+        })
+        .collect();
+    let mut ci = 0;
+    part.components.retain(|cal| {
+        let keep = cal.name == "VCALENDAR" && holds_uid[ci];
+        ci += 1;
+        keep
+    });
     part
 }
 
@@ -101,7 +150,9 @@ fn check_reserialize(file: &str, bytes: &[u8], failures: &mut Vec<String>) {
         Ok(again) => {
             // Lines outside any component are not written back; only the tree counts.
             if again.components != doc.components {
-                failures.push(format!("{file}: to_bytes() does not parse back to the same tree"));
+                failures.push(format!(
+                    "{file}: to_bytes() does not parse back to the same tree"
+                ));
             }
             if again.content_hash() != doc.content_hash() {
                 failures.push(format!("{file}: content hash changed by to_bytes()"));
@@ -297,7 +348,11 @@ fn valid_cards() {
 fn malformed_inputs_never_panic() {
     let Some(corpus) = corpus_dir() else { return };
     let paths = files(&corpus.join("malformed"), &["ics", "vcf"]);
-    assert!(!paths.is_empty(), "no malformed files in {}", corpus.display());
+    assert!(
+        !paths.is_empty(),
+        "no malformed files in {}",
+        corpus.display()
+    );
     let mut panics = Vec::new();
     let (mut parsed, mut rejected) = (0, 0);
     for path in &paths {

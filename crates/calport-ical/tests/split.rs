@@ -27,7 +27,10 @@ fn one_uid_comes_back_unchanged() {
     let out = split_by_uid(EVENT).unwrap();
     assert_eq!(out.items.len(), 1);
     assert_eq!(out.items[0].bytes, EVENT);
-    assert_eq!(out.items[0].uid, "7d1c4a52-2f55-4b8e-9a0e-5c3f1e2d9b10@calport.test");
+    assert_eq!(
+        out.items[0].uid,
+        "7d1c4a52-2f55-4b8e-9a0e-5c3f1e2d9b10@calport.test"
+    );
     assert!(out.skipped.is_empty());
 }
 
@@ -37,9 +40,16 @@ fn several_uids_and_calendars_are_split() {
     let uids: Vec<&str> = out.items.iter().map(|s| s.uid.as_str()).collect();
     assert_eq!(
         uids,
-        ["override-first@calport.test", "tokyo@calport.test", "utc-only@calport.test"]
+        [
+            "override-first@calport.test",
+            "tokyo@calport.test",
+            "utc-only@calport.test"
+        ]
     );
-    assert_eq!(out.skipped, ["VTODO (SUMMARY: Task without UID) without UID skipped"]);
+    assert_eq!(
+        out.skipped,
+        ["VTODO (SUMMARY: Task without UID) without UID skipped"]
+    );
 
     for split in &out.items {
         let text = std::str::from_utf8(&split.bytes).unwrap();
@@ -69,7 +79,10 @@ fn several_uids_and_calendars_are_split() {
     assert_eq!(tzids(&out.items[0].bytes), ["America/New_York"]);
     assert_eq!(tzids(&out.items[1].bytes), ["Asia/Tokyo"]);
     // Nothing referenced: every time zone of the file comes along.
-    assert_eq!(tzids(&out.items[2].bytes), ["America/New_York", "Asia/Tokyo"]);
+    assert_eq!(
+        tzids(&out.items[2].bytes),
+        ["America/New_York", "Asia/Tokyo"]
+    );
 }
 
 #[test]
@@ -113,7 +126,12 @@ fn schedule_agent_and_origin_on_fixture() {
         panic!("the fixture has no SCHEDULE-AGENT yet");
     };
     let text = String::from_utf8(edited.clone()).unwrap();
-    assert_eq!(text.replace("\r\n ", "").matches("SCHEDULE-AGENT=CLIENT").count(), 4);
+    assert_eq!(
+        text.replace("\r\n ", "")
+            .matches("SCHEDULE-AGENT=CLIENT")
+            .count(),
+        4
+    );
     // Only ORGANIZER/ATTENDEE lines differ.
     let before: Vec<&str> = std::str::from_utf8(EVENT).unwrap().split("\r\n").collect();
     let after: Vec<&str> = text.split("\r\n").collect();
@@ -121,21 +139,45 @@ fn schedule_agent_and_origin_on_fixture() {
         !line.starts_with("ORGANIZER") && !line.starts_with("ATTENDEE") && !line.starts_with(' ')
     }
     assert_eq!(
-        before.into_iter().filter(|l| untouched(l)).collect::<Vec<_>>(),
-        after.into_iter().filter(|l| untouched(l)).collect::<Vec<_>>()
+        before
+            .into_iter()
+            .filter(|l| untouched(l))
+            .collect::<Vec<_>>(),
+        after
+            .into_iter()
+            .filter(|l| untouched(l))
+            .collect::<Vec<_>>()
     );
-    assert!(compare(EVENT, &edited, &Tolerance::default()).unwrap().is_empty());
+    assert!(
+        compare(EVENT, &edited, &Tolerance::default())
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         calport_ical::content_hash(EVENT).unwrap(),
         calport_ical::content_hash(&edited).unwrap()
     );
 
-    let with_origin = set_origin(&edited, "job:42/dav:alice").unwrap().into_owned();
+    let with_origin = set_origin(&edited, "job:42/dav:alice")
+        .unwrap()
+        .into_owned();
     let meta = inspect(&with_origin).unwrap();
     assert_eq!(meta.origin.as_deref(), Some("job:42/dav:alice"));
-    assert_eq!(String::from_utf8_lossy(&with_origin).matches("X-CALPORT-ORIGIN").count(), 2);
-    assert!(compare(EVENT, &with_origin, &Tolerance::default()).unwrap().is_empty());
-    assert_eq!(meta.content_hash, calport_ical::content_hash(EVENT).unwrap());
+    assert_eq!(
+        String::from_utf8_lossy(&with_origin)
+            .matches("X-CALPORT-ORIGIN")
+            .count(),
+        2
+    );
+    assert!(
+        compare(EVENT, &with_origin, &Tolerance::default())
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        meta.content_hash,
+        calport_ical::content_hash(EVENT).unwrap()
+    );
 }
 
 #[test]

@@ -171,13 +171,15 @@ impl StateDb {
         src_token: Option<&str>,
         dst_token: Option<&str>,
     ) -> Result<(), StateError> {
-        sqlx::query("UPDATE pairs SET src_token = $1, dst_token = $2, updated_at = $3 WHERE id = $4")
-            .bind(src_token)
-            .bind(dst_token)
-            .bind(now_ms())
-            .bind(pair_id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE pairs SET src_token = $1, dst_token = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(src_token)
+        .bind(dst_token)
+        .bind(now_ms())
+        .bind(pair_id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -326,10 +328,7 @@ fn side_columns(side: Option<&SideState>) -> (Option<&str>, Option<&str>, Option
     }
 }
 
-fn side_from_row(
-    row: &SqliteRow,
-    prefix: &str,
-) -> Result<Option<SideState>, sqlx::Error> {
+fn side_from_row(row: &SqliteRow, prefix: &str) -> Result<Option<SideState>, sqlx::Error> {
     let href: Option<String> = row.try_get(format!("{prefix}_ref").as_str())?;
     let Some(href) = href else { return Ok(None) };
     Ok(Some(SideState {

@@ -61,13 +61,22 @@ async fn pairs_items_and_failures_survive_reopening_the_file() {
     db.close().await;
 
     let db = StateDb::open(&path).await.unwrap();
-    let pair = db.find_pair("job", "/a/cal/", "/b/cal/").await.unwrap().unwrap();
+    let pair = db
+        .find_pair("job", "/a/cal/", "/b/cal/")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(pair.src_token.as_deref(), Some("tok-a"));
     assert_eq!(db.items(pair.id).await.unwrap(), vec![changed]);
     let failures = db.failures(pair.id).await.unwrap();
     assert_eq!(failures.len(), 1);
-    assert_eq!(failures[0].attempts, 2, "a repeated failure counts attempts");
-    db.clear_failures(pair.id, &ItemRef::new("/a/cal/bad.ics")).await.unwrap();
+    assert_eq!(
+        failures[0].attempts, 2,
+        "a repeated failure counts attempts"
+    );
+    db.clear_failures(pair.id, &ItemRef::new("/a/cal/bad.ics"))
+        .await
+        .unwrap();
     assert!(db.failures(pair.id).await.unwrap().is_empty());
     db.delete_item(pair.id, "u1").await.unwrap();
     assert!(db.items(pair.id).await.unwrap().is_empty());

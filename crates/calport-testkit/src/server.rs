@@ -382,7 +382,7 @@ const PROBE_BODY: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 
 /// The PROPFIND method (RFC 4918 §9.1).
 pub(crate) fn propfind() -> Method {
-    Method::from_bytes(b"PROPFIND").unwrap_or(Method::GET)
+    Method::from_bytes(b"PROPFIND").expect("PROPFIND is a valid method token")
 }
 
 /// Why a start attempt failed.

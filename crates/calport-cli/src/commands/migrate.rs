@@ -161,7 +161,9 @@ pub async fn run(args: MigrateArgs, verbose: u8) -> Result<ExitCode> {
         let cancel = cancel.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\nstopping after the items in flight; run the same command again to resume");
+                eprintln!(
+                    "\nstopping after the items in flight; run the same command again to resume"
+                );
                 cancel.store(true, Ordering::SeqCst);
             }
         });
@@ -176,12 +178,20 @@ pub async fn run(args: MigrateArgs, verbose: u8) -> Result<ExitCode> {
     if !args.json {
         eprintln!(
             "{} {} ({}) → {} ({}){}",
-            if args.dry_run { "planning" } else { "migrating" },
+            if args.dry_run {
+                "planning"
+            } else {
+                "migrating"
+            },
             source.url,
             source.username,
             destination.url,
             destination.username,
-            if args.dry_run { " — dry run, nothing will be written" } else { "" }
+            if args.dry_run {
+                " — dry run, nothing will be written"
+            } else {
+                ""
+            }
         );
     }
     let migration = Migration::new(&source_store, &destination_store, &state, engine_options)

@@ -19,7 +19,10 @@ pub struct Run {
 impl Run {
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr)
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
         })
     }
 }
@@ -44,7 +47,12 @@ pub fn calport() -> Command {
 }
 
 /// Writes a migrate.toml for two servers into `dir` and returns its path.
-pub fn write_config(dir: &Path, source: &DavServer, destination: &DavServer, extra: &str) -> PathBuf {
+pub fn write_config(
+    dir: &Path,
+    source: &DavServer,
+    destination: &DavServer,
+    extra: &str,
+) -> PathBuf {
     let text = format!(
         "[source]\nurl = \"{}/\"\nusername = \"{}\"\npassword = \"{}\"\n\n\
          [destination]\nurl = \"{}/\"\nusername = \"{}\"\npassword = \"{}\"\n\n\
@@ -77,13 +85,18 @@ pub fn migrate(config: &Path, state: &Path, extra: &[&str]) -> Run {
 }
 
 /// Every item of every listed collection, keyed by UID (as read by calport-ical).
-pub async fn items_by_uid(server: &DavServer, collections: &[String]) -> BTreeMap<String, Vec<Resource>> {
+pub async fn items_by_uid(
+    server: &DavServer,
+    collections: &[String],
+) -> BTreeMap<String, Vec<Resource>> {
     let mut map: BTreeMap<String, Vec<Resource>> = BTreeMap::new();
     for path in collections {
         for resource in server.list(path).await.unwrap() {
             let uid = calport_ical::inspect(&resource.body)
                 .map(|m| m.uid)
-                .unwrap_or_else(|e| panic!("{} on {} cannot be read: {e}", resource.href, server.kind()));
+                .unwrap_or_else(|e| {
+                    panic!("{} on {} cannot be read: {e}", resource.href, server.kind())
+                });
             map.entry(uid).or_default().push(resource);
         }
     }
@@ -106,7 +119,12 @@ pub fn destination_writes(report: &Value) -> u64 {
         .as_object()
         .unwrap()
         .iter()
-        .filter(|(m, _)| !matches!(m.as_str(), "PROPFIND" | "REPORT" | "GET" | "OPTIONS" | "HEAD"))
+        .filter(|(m, _)| {
+            !matches!(
+                m.as_str(),
+                "PROPFIND" | "REPORT" | "GET" | "OPTIONS" | "HEAD"
+            )
+        })
         .map(|(_, n)| n.as_u64().unwrap())
         .sum()
 }
@@ -116,29 +134,127 @@ pub fn semantic_mismatches(
     expected: &BTreeMap<String, Vec<Resource>>,
     actual: &BTreeMap<String, Vec<Resource>>,
 ) -> Vec<String> {
+    semantic_mismatches_by_uid(expected, actual)
+        .into_iter()
+        .map(|(_, problem)| problem)
+        .collect()
+}
+
+/// Like [`semantic_mismatches`], keyed by UID.
+pub fn semantic_mismatches_by_uid(
+    expected: &BTreeMap<String, Vec<Resource>>,
+    actual: &BTreeMap<String, Vec<Resource>>,
+) -> Vec<(String, String)> {
     let tolerance = calport_ical::Tolerance::default();
     let mut problems = Vec::new();
     for (uid, sources) in expected {
         match actual.get(uid).map(Vec::as_slice) {
-            None | Some([]) => problems.push(format!("UID {uid}: missing on the destination")),
-            Some([one]) => {
-                match calport_ical::compare(&sources[0].body, &one.body, &tolerance) {
-                    Ok(diffs) if diffs.is_empty() => {}
-                    Ok(diffs) => problems.push(format!(
+            None | Some([]) => problems.push((
+                uid.clone(),
+                format!("UID {uid}: missing on the destination"),
+            )),
+            Some([one]) => match calport_ical::compare(&sources[0].body, &one.body, &tolerance) {
+                Ok(diffs) if diffs.is_empty() => {}
+                Ok(diffs) => problems.push((
+                    uid.clone(),
+                    format!(
                         "UID {uid}: {} difference(s): {}",
                         diffs.len(),
-                        diffs.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("; ")
-                    )),
-                    Err(e) => problems.push(format!("UID {uid}: cannot compare: {e}")),
-                }
-            }
-            Some(many) => problems.push(format!("UID {uid}: {} copies on the destination", many.len())),
+                        diffs
+                            .iter()
+                            .map(|d| d.to_string())
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
+                )),
+                Err(e) => problems.push((uid.clone(), format!("UID {uid}: cannot compare: {e}"))),
+            },
+            Some(many) => problems.push((
+                uid.clone(),
+                format!("UID {uid}: {} copies on the destination", many.len()),
+            )),
         }
     }
     for uid in actual.keys() {
         if !expected.contains_key(uid) {
-            problems.push(format!("UID {uid}: on the destination but not on the source"));
+            problems.push((
+                uid.clone(),
+                format!("UID {uid}: on the destination but not on the source"),
+            ));
         }
     }
     problems
+}
+
+/// Keeps only the mismatches calport is responsible for.
+///
+/// A server may rewrite what it stores (re-serialising hostile input, e.g. dropping a `Z`
+/// after a TZID or turning a DATE with TZID into a DATE-TIME). For every mismatching UID
+/// this PUTs the *source* bytes with plain HTTP into a scratch collection of the same
+/// destination server, reads back what the server made of them, and compares that with
+/// calport's copy: if they agree in meaning, the difference is the server's own doing.
+pub async fn mismatches_not_explained_by_the_server(
+    destination: &DavServer,
+    source_items: &BTreeMap<String, Vec<Resource>>,
+    copies: &BTreeMap<String, Vec<Resource>>,
+    mismatches: Vec<(String, String)>,
+) -> (Vec<String>, usize) {
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let scratch_cal = format!("{}scratch-{nonce}-cal/", destination.calendar_home_path());
+    let scratch_book = format!(
+        "{}scratch-{nonce}-book/",
+        destination.addressbook_home_path()
+    );
+    destination
+        .mkcalendar(&scratch_cal, "scratch", &[], None)
+        .await
+        .unwrap();
+    destination
+        .mkaddressbook(&scratch_book, "scratch")
+        .await
+        .unwrap();
+    let tolerance = calport_ical::Tolerance::default();
+    let mut unexplained = Vec::new();
+    let mut explained = 0;
+    for (n, (uid, problem)) in mismatches.into_iter().enumerate() {
+        let (Some([source]), Some([copy])) = (
+            source_items.get(&uid).map(Vec::as_slice),
+            copies.get(&uid).map(Vec::as_slice),
+        ) else {
+            unexplained.push(problem);
+            continue;
+        };
+        let card = source.text().contains("BEGIN:VCARD");
+        let (path, ctype) = if card {
+            (
+                format!("{scratch_book}s{n}.vcf"),
+                "text/vcard; charset=utf-8",
+            )
+        } else {
+            (
+                format!("{scratch_cal}s{n}.ics"),
+                "text/calendar; charset=utf-8",
+            )
+        };
+        let status = destination.put(&path, &source.body, ctype).await.unwrap();
+        let (get_status, stored) = destination.get(&path).await.unwrap();
+        let same = status.is_success()
+            && get_status.is_success()
+            && calport_ical::compare(&stored, &copy.body, &tolerance)
+                .map(|d| d.is_empty())
+                .unwrap_or(false);
+        if same {
+            eprintln!("server rewrite, not calport: {problem}");
+            explained += 1;
+        } else {
+            unexplained.push(problem);
+        }
+    }
+    // Leave the server as it was: the scratch collections are not part of the data.
+    destination.delete(&scratch_cal).await.unwrap();
+    destination.delete(&scratch_book).await.unwrap();
+    (unexplained, explained)
 }

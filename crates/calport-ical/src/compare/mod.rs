@@ -185,7 +185,14 @@ fn brief(c: &NComp) -> String {
 }
 
 impl Context<'_> {
-    fn push(&mut self, path: &str, property: Option<&str>, kind: DifferenceKind, e: Option<String>, a: Option<String>) {
+    fn push(
+        &mut self,
+        path: &str,
+        property: Option<&str>,
+        kind: DifferenceKind,
+        e: Option<String>,
+        a: Option<String>,
+    ) {
         self.diffs.push(Difference {
             path: path.to_owned(),
             property: property.map(str::to_owned),
@@ -235,31 +242,70 @@ impl Context<'_> {
             match extra.iter().position(|x| x.name == m.name) {
                 Some(i) => {
                     let x = extra.remove(i);
-                    self.push(path, Some(&m.name), DifferenceKind::Changed, Some(m.shown.clone()), Some(x.shown.clone()));
+                    self.push(
+                        path,
+                        Some(&m.name),
+                        DifferenceKind::Changed,
+                        Some(m.shown.clone()),
+                        Some(x.shown.clone()),
+                    );
                 }
-                None => self.push(path, Some(&m.name), DifferenceKind::Missing, Some(m.shown.clone()), None),
+                None => self.push(
+                    path,
+                    Some(&m.name),
+                    DifferenceKind::Missing,
+                    Some(m.shown.clone()),
+                    None,
+                ),
             }
         }
         for x in extra {
-            self.push(path, Some(&x.name), DifferenceKind::Extra, None, Some(x.shown.clone()));
+            self.push(
+                path,
+                Some(&x.name),
+                DifferenceKind::Extra,
+                None,
+                Some(x.shown.clone()),
+            );
         }
     }
 
     fn children(&mut self, path: &str, e: &[NComp], a: &[NComp]) {
-        let e: Vec<&NComp> = e.iter().filter(|c| self.keep_timezone(c, self.exp_tzids)).collect();
-        let a: Vec<&NComp> = a.iter().filter(|c| self.keep_timezone(c, self.act_tzids)).collect();
+        let e: Vec<&NComp> = e
+            .iter()
+            .filter(|c| self.keep_timezone(c, self.exp_tzids))
+            .collect();
+        let a: Vec<&NComp> = a
+            .iter()
+            .filter(|c| self.keep_timezone(c, self.act_tzids))
+            .collect();
         let mut used = vec![false; a.len()];
         let mut unkeyed: Vec<&NComp> = Vec::new();
+        // Indexes keep large calendars linear: (name, id) and canonical text → positions.
+        let mut by_id: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+        let mut by_canon: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, ac) in a.iter().enumerate() {
+            match &ac.id {
+                Some(id) => by_id.entry((&ac.name, id)).or_default().push(i),
+                None => by_canon.entry(&ac.canon).or_default().push(i),
+            }
+        }
 
         for ec in &e {
             let Some(id) = &ec.id else {
                 unkeyed.push(ec);
                 continue;
             };
-            let found = a
-                .iter()
-                .enumerate()
-                .position(|(i, ac)| !used[i] && ac.name == ec.name && ac.id.as_ref() == Some(id));
+            let candidates = by_id.get(&(ec.name.as_str(), id.as_str()));
+            let free = |i: &&usize| !used[**i];
+            // Prefer an identical twin when an identity repeats (invalid, but seen).
+            let found = candidates.and_then(|c| {
+                c.iter()
+                    .filter(free)
+                    .find(|&&i| a[i].canon == ec.canon)
+                    .or_else(|| c.iter().find(free))
+                    .copied()
+            });
             let here = join(path, &label(ec));
             match found {
                 Some(i) => {
@@ -281,7 +327,10 @@ impl Context<'_> {
         // Components without identity: equal ones pair first, then the rest by order.
         let mut leftovers: Vec<&NComp> = Vec::new();
         for ec in unkeyed {
-            match (0..a.len()).find(|&i| !used[i] && a[i].canon == ec.canon) {
+            let twin = by_canon
+                .get(ec.canon.as_str())
+                .and_then(|c| c.iter().find(|&&i| !used[i]).copied());
+            match twin {
                 Some(i) => used[i] = true,
                 None => leftovers.push(ec),
             }

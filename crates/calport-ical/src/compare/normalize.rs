@@ -41,20 +41,54 @@ pub(crate) struct NComp {
 }
 
 const TEXT_PROPS: &[&str] = &[
-    "SUMMARY", "DESCRIPTION", "LOCATION", "COMMENT", "CONTACT", "FN", "NOTE", "TITLE",
-    "ROLE", "LABEL", "NAME", "TZNAME", "X-WR-CALNAME", "X-WR-CALDESC",
+    "SUMMARY",
+    "DESCRIPTION",
+    "LOCATION",
+    "COMMENT",
+    "CONTACT",
+    "FN",
+    "NOTE",
+    "TITLE",
+    "ROLE",
+    "LABEL",
+    "NAME",
+    "TZNAME",
+    "X-WR-CALNAME",
+    "X-WR-CALDESC",
 ];
 const TEXT_LIST_PROPS: &[&str] = &["CATEGORIES", "RESOURCES", "NICKNAME"];
 const STRUCTURED_PROPS: &[&str] = &["N", "ADR", "ORG", "GENDER", "CLIENTPIDMAP"];
 const DATE_LIST_PROPS: &[&str] = &["EXDATE", "RDATE", "FREEBUSY"];
 const DATE_PROPS: &[&str] = &[
-    "DTSTART", "DTEND", "DUE", "RECURRENCE-ID", "DTSTAMP", "CREATED", "LAST-MODIFIED",
-    "COMPLETED", "EXDATE", "RDATE",
+    "DTSTART",
+    "DTEND",
+    "DUE",
+    "RECURRENCE-ID",
+    "DTSTAMP",
+    "CREATED",
+    "LAST-MODIFIED",
+    "COMPLETED",
+    "EXDATE",
+    "RDATE",
 ];
 const UTC_ALIASES: &[&str] = &[
-    "UTC", "ETC/UTC", "GMT", "ETC/GMT", "Z", "ZULU", "ETC/ZULU", "UCT", "ETC/UCT",
-    "UNIVERSAL", "ETC/UNIVERSAL", "GREENWICH", "ETC/GREENWICH", "GMT0", "ETC/GMT0",
-    "ETC/GMT+0", "ETC/GMT-0",
+    "UTC",
+    "ETC/UTC",
+    "GMT",
+    "ETC/GMT",
+    "Z",
+    "ZULU",
+    "ETC/ZULU",
+    "UCT",
+    "ETC/UCT",
+    "UNIVERSAL",
+    "ETC/UNIVERSAL",
+    "GREENWICH",
+    "ETC/GREENWICH",
+    "GMT0",
+    "ETC/GMT0",
+    "ETC/GMT+0",
+    "ETC/GMT-0",
 ];
 
 /// Whether a TZID names UTC.
@@ -91,8 +125,13 @@ pub(crate) fn normalize_property(prop: &Property, tol: &Tolerance, vcard: bool) 
 
     let mut params: Vec<(String, Vec<String>)> = Vec::new();
     for param in &prop.params {
+        // vCard 2.1 bare parameters: `TEL;WORK;VOICE`, `NOTE;QUOTED-PRINTABLE`.
         let (pname, values) = if param.values.is_empty() && vcard {
-            ("TYPE".to_owned(), vec![param.name.clone()])
+            let bare = match param.name.as_str() {
+                "QUOTED-PRINTABLE" | "BASE64" | "8BIT" | "7BIT" => "ENCODING",
+                _ => "TYPE",
+            };
+            (bare.to_owned(), vec![param.name.clone()])
         } else {
             (param.name.clone(), param.values.clone())
         };
@@ -198,7 +237,8 @@ pub(crate) fn normalize_property(prop: &Property, tol: &Tolerance, vcard: bool) 
 fn normalize_value(name: &str, raw: &str, tol: &Tolerance) -> Vec<String> {
     let text = |s: &str| {
         if tol.unescape_text {
-            crate::text::unescape_text(s)
+            // A decoded CRLF (quoted-printable `=0D=0A`) is the same line break as `\n`.
+            crate::text::unescape_text(s).replace("\r\n", "\n")
         } else {
             s.to_owned()
         }
@@ -306,7 +346,10 @@ fn identity(component: &Component, tol: &Tolerance, vcard: bool) -> Option<Strin
     if component.is_timezone() {
         return Some(format!(
             "tzid={}",
-            component.property("TZID").map(|p| tzid_key(&p.value)).unwrap_or_default()
+            component
+                .property("TZID")
+                .map(|p| tzid_key(&p.value))
+                .unwrap_or_default()
         ));
     }
     if component.name == "VALARM" {
@@ -314,11 +357,11 @@ fn identity(component: &Component, tol: &Tolerance, vcard: bool) -> Option<Strin
     }
     let uid = component.uid()?;
     let mut id = format!("uid={}", uid.trim());
-    if let Some(rid) = component.property("RECURRENCE-ID") {
-        if let Some(rid) = normalize_property(rid, tol, vcard).first() {
-            id.push_str(";recurrence-id=");
-            id.push_str(&rid.shown);
-        }
+    if let Some(rid) = component.property("RECURRENCE-ID")
+        && let Some(rid) = normalize_property(rid, tol, vcard).first()
+    {
+        id.push_str(";recurrence-id=");
+        id.push_str(&rid.shown);
     }
     Some(id)
 }

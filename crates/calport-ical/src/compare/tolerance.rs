@@ -121,11 +121,15 @@ impl Tolerance {
     }
 
     pub(crate) fn ignores_property(&self, name: &str) -> bool {
-        self.ignore_properties.iter().any(|p| p.eq_ignore_ascii_case(name))
+        self.ignore_properties
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(name))
     }
 
     pub(crate) fn ignores_param(&self, name: &str) -> bool {
-        self.ignore_params.iter().any(|p| p.eq_ignore_ascii_case(name))
+        self.ignore_params
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(name))
     }
 
     /// Whether a property seen only on the actual side is a forgiven server addition.
