@@ -698,19 +698,14 @@ def xml_escape(value: str) -> str:
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-UID_RE = re.compile(rb"^UID[;:](.*?)\r?$", re.M)
+UID_RE = re.compile(rb"^UID(?:;[^:\r\n]*)?:(.*?)\r?$", re.M)
 
 
 def item_uid(body: bytes) -> str:
     """The UID of an item: the first UID line after unfolding (VTIMEZONEs have none)."""
     unfolded = re.sub(rb"\r?\n[ \t]", b"", body)
     m = UID_RE.search(unfolded)
-    if not m:
-        return ""
-    value = m.group(1)
-    if b":" in value and value.split(b":", 1)[0].count(b"=") and not value.startswith(b"urn"):
-        value = value.split(b":", 1)[1]  # UID with parameters
-    return value.decode("utf-8", "replace").strip()
+    return m.group(1).decode("utf-8", "replace").strip() if m else ""
 
 
 def resource_name(uid: str, card: bool) -> str:

@@ -50,6 +50,13 @@ for knob in EVENTS CONTACTS CONCURRENCY SEED; do
 done
 if [ "$CONCURRENCY" -lt 1 ] || [ "$CONCURRENCY" -gt 64 ]; then die "CONCURRENCY must be 1-64"; fi
 [ $((EVENTS + CONTACTS)) -ge 1 ] || die "nothing to migrate: EVENTS=0 and CONTACTS=0"
+case "$DEST" in
+xandikos) ;;
+radicale | sogo | sabredav | davical)
+    die "DEST=$DEST is not wired up yet (write dest_${DEST}_start in $0)"
+    ;;
+*) die "unknown DEST=$DEST (known: xandikos)" ;;
+esac
 
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 OUT_DIR="$BENCH_LIB_DIR/out"
@@ -83,14 +90,6 @@ dest_xandikos_start() {
     DEST_USER="$DAV_USER"
     DEST_PASSWORD="$DAV_PASSWORD"
 }
-
-case "$DEST" in
-xandikos) ;;
-radicale | sogo | sabredav | davical)
-    die "DEST=$DEST is not wired up yet (write dest_${DEST}_start in $0)"
-    ;;
-*) die "unknown DEST=$DEST (known: xandikos)" ;;
-esac
 
 # ---- tools -----------------------------------------------------------------------------------
 

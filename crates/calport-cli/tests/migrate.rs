@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use calport_testkit::{DavServer, ServerKind, corpus_dir};
+use calport_testkit::{DavServer, Resource, ServerKind, corpus_dir};
 use common::*;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
@@ -440,6 +440,31 @@ async fn malformed_source_items_are_reported_and_everything_else_arrives() {
         assert!(status.is_success(), "{file}: {status}");
     }
 
+    // Valid corpus cards without a UID (optional in vCard 3.0): one card per file.
+    let mut uidless: Vec<(String, Vec<u8>)> = Vec::new();
+    for path in walk(&corpus.join("vcf")) {
+        let bytes = std::fs::read(&path).unwrap();
+        let cards = String::from_utf8_lossy(&bytes)
+            .to_ascii_uppercase()
+            .matches("BEGIN:VCARD")
+            .count();
+        if cards == 1 && calport_ical::inspect(&bytes).is_err() {
+            let name = format!("nouid-{}.vcf", uidless.len());
+            let status = xandikos
+                .put(&format!("{book}{name}"), &bytes, "text/vcard")
+                .await
+                .unwrap();
+            if status.is_success() {
+                uidless.push((format!("{book}{name}"), bytes));
+            }
+        }
+    }
+    assert!(
+        uidless.len() >= 5,
+        "the corpus has cards without UID ({})",
+        uidless.len()
+    );
+
     // Then the malformed files, straight into storage (Xandikos would check them on PUT,
     // and once they are there it refuses further PUTs into the collection).
     for (href, (coll, bytes)) in &files {
@@ -470,7 +495,10 @@ async fn malformed_source_items_are_reported_and_everything_else_arrives() {
             "every failure has a reason: {failure}"
         );
         assert!(
-            files.contains_key(failure["source_href"].as_str().unwrap()),
+            files.contains_key(failure["source_href"].as_str().unwrap())
+                || uidless
+                    .iter()
+                    .any(|(h, _)| h == failure["source_href"].as_str().unwrap()),
             "only malformed items fail: {failure}"
         );
     }
@@ -499,11 +527,53 @@ async fn malformed_source_items_are_reported_and_everything_else_arrives() {
                 .unwrap();
         assert!(diffs.is_empty(), "{file}: {diffs:?}");
     }
+    // Cards without a UID arrive too, each once, under a UID calport gave them (found by
+    // the letters of their FN, which Radicale re-punctuates), or are listed as refused.
+    // Several corpus cards share one FN, so this checks arrival and count, not fidelity.
+    let fn_key = |bytes: &[u8]| {
+        calport_ical::parse(bytes).ok().and_then(|doc| {
+            doc.components.first().and_then(|c| {
+                c.property("FN").map(|p| {
+                    p.text()
+                        .chars()
+                        .filter(|c| c.is_alphanumeric())
+                        .collect::<String>()
+                })
+            })
+        })
+    };
+    let derived: Vec<&Resource> = dest
+        .iter()
+        .filter(|(uid, _)| uid.starts_with("calport-"))
+        .flat_map(|(_, copies)| copies)
+        .collect();
+    let mut arrived = 0;
+    for (href, bytes) in &uidless {
+        if failures.iter().any(|f| f["source_href"] == href.as_str()) {
+            continue; // listed with the destination's reason
+        }
+        let key = fn_key(bytes);
+        assert!(
+            derived.iter().any(|copy| fn_key(&copy.body) == key),
+            "{href} (no UID) neither arrived nor was listed as failed"
+        );
+        arrived += 1;
+    }
+    assert!(arrived >= 5, "cards without UID arrived ({arrived})");
+    // (Malformed cards without a UID that could be read arrive the same way.)
+    assert!(derived.len() >= arrived);
+    assert!(
+        dest.iter()
+            .filter(|(uid, _)| uid.starts_with("calport-"))
+            .all(|(_, c)| c.len() == 1),
+        "one copy per card without UID"
+    );
+
     // Every source member is accounted for: arrived, or listed with a reason.
     let listed = report["totals"]["created"].as_u64().unwrap()
         + report["totals"]["failed"].as_u64().unwrap();
     assert!(
-        listed as usize >= files.len() + good.len() - 8,
+        listed as usize >= files.len() + good.len() + uidless.len() - 8,
         "created + failed covers the members"
     );
 }

@@ -625,7 +625,7 @@ impl<'r, 'a> PairRun<'r, 'a> {
                 .await
                 .map_err(EngineError::Destination)?;
             for item in fetched.into_iter().flatten() {
-                let Ok(parsed) = parse_member(&item.body, dst.kind) else {
+                let Ok(parsed) = parse_member(&item.body, dst.kind, &item.href) else {
                     self.run.progress.note(&format!(
                         "destination member {} cannot be parsed; left alone",
                         item.href
@@ -762,7 +762,7 @@ impl<'r, 'a> PairRun<'r, 'a> {
         item: FetchedItem,
         work: &mut Vec<(SourceItem, Vec<u8>, Action, Option<ItemStatus>)>,
     ) -> Result<(), EngineError> {
-        let parsed = match parse_member(&item.body, self.source.kind) {
+        let parsed = match parse_member(&item.body, self.source.kind, &item.href) {
             Ok(parsed) => parsed,
             Err(reason) => {
                 self.fail_with(&item.href, Some(&item.etag), "", "item", reason)
@@ -973,7 +973,7 @@ async fn create(
                         reason: "the destination refused the item; it probably holds an item with the same UID under another name".into(),
                     });
                 };
-                let Ok(parsed) = parse_member(&found.body, collection.kind) else {
+                let Ok(parsed) = parse_member(&found.body, collection.kind, &item.href) else {
                     continue;
                 };
                 let same = parsed.items.iter().find(|m| m.uid == item.uid);
