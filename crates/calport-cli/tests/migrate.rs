@@ -52,7 +52,10 @@ async fn seed(
 }
 
 /// Every valid corpus file, split into one item per UID: (calendar items, cards).
-fn corpus_items(corpus: &Path) -> (Vec<(String, Vec<u8>)>, Vec<(String, Vec<u8>)>) {
+/// Items as (UID, bytes).
+type Items = Vec<(String, Vec<u8>)>;
+
+fn corpus_items(corpus: &Path) -> (Items, Items) {
     let mut events = Vec::new();
     let mut cards = Vec::new();
     let mut seen = std::collections::HashSet::new();
