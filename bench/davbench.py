@@ -523,8 +523,9 @@ def cmd_validate(args: argparse.Namespace) -> dict:
         cal = icalendar.Calendar.from_ical(raw)
         comps = [c for c in cal.walk() if c.name in ("VEVENT", "VTODO")]
         uids = {str(c["UID"]) for c in comps}
-        for c in comps:  # touch the values that must parse
-            c.decoded("DTSTART", None) if "DTSTART" in c else None
+        for c in comps:  # decode the values that must parse
+            if "DTSTART" in c:
+                c.decoded("DTSTART")
             if "RRULE" in c:
                 c.get("RRULE").to_ical()
         vcal = vobject.readOne(raw.decode("utf-8"))
@@ -920,7 +921,7 @@ def cmd_inventory(args: argparse.Namespace) -> dict:
     out = []
     body = (b'<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:" xmlns:C="'
             + CALDAV.encode() + b'"><D:prop><D:resourcetype/><D:displayname/>'
-            b"</D:prop></D:propfind>")
+            b"<C:supported-calendar-component-set/></D:prop></D:propfind>")
     for home in args.home:
         status, data, _ = h.request("PROPFIND", home, body, xml_headers("1"))
         if status != 207:
@@ -938,10 +939,13 @@ def cmd_inventory(args: argparse.Namespace) -> dict:
             bodies = multiget(h, path, members, is_card)
             uids = [item_uid(b) for b in bodies.values()]
             name = props.get(q(DAV, "displayname"))
+            comp_set = props.get(q(CALDAV, "supported-calendar-component-set"))
+            comps = [c.get("name") for c in comp_set] if comp_set is not None else []
             out.append({
                 "href": path,
                 "displayname": name.text if name is not None else None,
                 "kind": "addressbook" if is_card else "calendar",
+                "components": comps,
                 "members": len(members),
                 "fetched": len(bodies),
                 "uids": len(set(uids)),
@@ -949,7 +953,8 @@ def cmd_inventory(args: argparse.Namespace) -> dict:
                 "schedule_agent_client": sum(b.count(b"SCHEDULE-AGENT=CLIENT") > 0 for b in bodies.values()),
             })
     for c in out:
-        log(f"{c['href']} ({c['displayname']}): {c['members']} items, {c['uids']} UIDs, "
+        comps = f" [{','.join(c['components'])}]" if c["components"] else ""
+        log(f"{c['href']} ({c['displayname']}){comps}: {c['members']} items, {c['uids']} UIDs, "
             f"{c['duplicate_uids']} duplicate UIDs")
     return {"collections": out, "items": sum(c["members"] for c in out),
             "uids": sum(c["uids"] for c in out),

@@ -82,4 +82,7 @@ run "1/3 dry run: the plan, nothing is written" --dry-run "$@"
 run "2/3 the migration" "$@"
 run "3/3 the same command again: only changes would be transferred (there are none)" "$@"
 
-say "done: the servers are stopped now; KEEP=1 keeps $WORK"
+say "what Xandikos holds now"
+davbench inventory --base "$DST" --home /user/calendars/ --home /user/contacts/ >/dev/null
+
+say "done: stopping both servers"

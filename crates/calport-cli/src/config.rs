@@ -75,6 +75,8 @@ pub struct OptionsFile {
     pub batch_size: usize,
     /// Add `SCHEDULE-AGENT=CLIENT` to organizer/attendees (no invitations sent).
     pub suppress_invitations: bool,
+    /// Read back every written item and compare it with what was sent.
+    pub verify: bool,
     /// Status database path.
     pub state: Option<PathBuf>,
 }
@@ -91,6 +93,7 @@ impl Default for OptionsFile {
             retries: 4,
             batch_size: 50,
             suppress_invitations: true,
+            verify: true,
             state: None,
         }
     }

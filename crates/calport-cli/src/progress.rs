@@ -32,11 +32,16 @@ impl BarProgress {
 impl Progress for BarProgress {
     fn collection_started(&self, index: usize, label: &str, total: u64) {
         let bar = self.multi.add(ProgressBar::new(total));
-        let style = ProgressStyle::with_template(
-            "{prefix:24!} [{bar:30}] {pos}/{len} {per_sec:>10} ETA {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
+        let style =
+            ProgressStyle::with_template("{prefix:24!} [{bar:30}] {pos}/{len} {rate:>9} ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .with_key(
+                    "rate",
+                    |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.1}/s", state.per_sec());
+                    },
+                )
+                .progress_chars("=> ");
         bar.set_style(style);
         bar.set_prefix(label.to_owned());
         if let Ok(mut bars) = self.bars.lock() {
@@ -124,8 +129,16 @@ impl Progress for LineProgress {
     fn collection_finished(&self, _index: usize, report: &PairReport) {
         let s = &report.stats;
         eprintln!(
-            "[{}] {}: {} created, {} updated, {} unchanged, {} skipped, {} failed",
-            report.source, report.mapping, s.created, s.updated, s.unchanged, s.skipped, s.failed
+            "[{}] {}: {} created, {} updated, {} unchanged, {} skipped, {} failed; {} verified, {} corrupted",
+            report.source,
+            report.mapping,
+            s.created,
+            s.updated,
+            s.unchanged,
+            s.skipped,
+            s.failed,
+            s.verified,
+            s.corrupted
         );
     }
 

@@ -66,7 +66,7 @@ pub fn json(
 /// The table for people, with the failed items and their reasons below it.
 pub fn table(report: &MigrationReport) -> String {
     let mut out = String::new();
-    let rows: Vec<[String; 8]> = report
+    let rows: Vec<[String; 10]> = report
         .collections
         .iter()
         .map(|c| {
@@ -80,6 +80,8 @@ pub fn table(report: &MigrationReport) -> String {
                 c.stats.unchanged.to_string(),
                 c.stats.skipped.to_string(),
                 c.stats.failed.to_string(),
+                c.stats.verified.to_string(),
+                c.stats.corrupted.to_string(),
             ]
         })
         .collect();
@@ -103,6 +105,8 @@ pub fn table(report: &MigrationReport) -> String {
         t.unchanged.to_string(),
         t.skipped.to_string(),
         t.failed.to_string(),
+        t.verified.to_string(),
+        t.corrupted.to_string(),
     ];
     let mut widths = header.map(str::len);
     for row in rows.iter().chain(std::iter::once(&totals)) {
@@ -155,6 +159,53 @@ pub fn table(report: &MigrationReport) -> String {
                 .map(|u| format!(" (UID {u})"))
                 .unwrap_or_default();
             let _ = writeln!(out, "  {}{}: {}", f.source_href, uid, f.reason);
+        }
+    }
+    let corrupted: Vec<_> = report
+        .collections
+        .iter()
+        .flat_map(|c| &c.corrupted)
+        .collect();
+    if !corrupted.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} item(s) were accepted by the destination but stored WRONGLY (read back and compared); \
+             they are retried on the next run:",
+            corrupted.len()
+        );
+        for c in corrupted {
+            let _ = writeln!(
+                out,
+                "  {} (UID {}) → {}",
+                c.source_href, c.uid, c.destination_href
+            );
+            for d in c.differences.iter().take(5) {
+                let _ = writeln!(out, "      {d}");
+            }
+        }
+    }
+    let workarounds: Vec<_> = report
+        .collections
+        .iter()
+        .flat_map(|c| &c.workarounds)
+        .collect();
+    if !workarounds.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} item(s) were adapted for the destination server:",
+            workarounds.len()
+        );
+        for w in workarounds {
+            let _ = writeln!(
+                out,
+                "  {} (UID {}): {}",
+                w.destination_href, w.uid, w.change
+            );
+        }
+    }
+    if let Some(server) = &report.destination_server {
+        for quirk in &server.quirks {
+            let _ = writeln!(out, "note: destination ({}): {quirk}", server.product);
         }
     }
     if report.cancelled {

@@ -12,5 +12,5 @@ mod store;
 mod types;
 
 pub use error::{ErrorClass, StoreError};
-pub use store::{Changes, FetchedItem, NewCollection, Store, WriteOutcome};
+pub use store::{Adaptation, Changes, FetchedItem, NewCollection, ServerInfo, Store, WriteOutcome};
 pub use types::{CollectionInfo, CollectionKind, ComponentKind, Etag, ItemRef, ItemVersion};

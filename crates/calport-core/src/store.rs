@@ -55,6 +55,29 @@ pub struct WriteOutcome {
     pub etag: Option<Etag>,
 }
 
+/// What calport found out about the software behind a store.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ServerInfo {
+    /// Short product name (`sogo`, `sabredav`, `davical`, `radicale`, `xandikos`, …) or
+    /// `unknown`.
+    pub product: String,
+    /// Version, when the server tells.
+    pub version: Option<String>,
+    /// Known quirks of this server that calport works around or that put data at risk,
+    /// in words.
+    pub quirks: Vec<String>,
+}
+
+/// A change a store made to an item's bytes before writing it, to work around a known
+/// defect of the server; the meaning of the item is the same.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Adaptation {
+    /// The bytes to write instead.
+    pub body: Vec<u8>,
+    /// What was changed, for the user.
+    pub change: String,
+}
+
 /// A system calport reads items from and writes items to.
 ///
 /// Implementations must be safe to call concurrently; they bound their own concurrency
@@ -127,6 +150,18 @@ pub trait Store: Send + Sync {
         expected: &Etag,
         body: &[u8],
     ) -> Result<WriteOutcome, StoreError>;
+
+    /// What calport knows of the server (after [`Store::discover`]).
+    fn server_info(&self) -> Option<ServerInfo> {
+        None
+    }
+
+    /// Rewrites an item that this server is known to store wrongly, when a change that
+    /// keeps its meaning avoids the defect; `None` when the bytes can be written as they
+    /// are.
+    fn adapt_for_write(&self, _collection: &CollectionInfo, _body: &[u8]) -> Option<Adaptation> {
+        None
+    }
 
     /// Deletes the member at `href`, only if its etag is still `expected`. A member that
     /// is already gone counts as deleted.

@@ -251,7 +251,7 @@ impl Client {
             .clone()
     }
 
-    /// Sends a request, retrying 429/502/503/504 and transport failures with exponential
+    /// Sends a request, retrying 423 (Xandikos answers it while its git repository is locked by another write), 429/502/503/504 and transport failures with exponential
     /// backoff and jitter (honouring `Retry-After`). Any answer is returned, also an error
     /// status: mapping it is up to the caller (see [`crate::errors`]).
     ///
@@ -264,7 +264,7 @@ impl Client {
         loop {
             let (hint, why) = match self.exchange(req).await {
                 Ok(mut resp) => {
-                    let retryable = matches!(resp.code(), 429 | 502 | 503 | 504);
+                    let retryable = matches!(resp.code(), 423 | 429 | 502 | 503 | 504);
                     if !retryable || attempt >= self.max_retries {
                         resp.after_lost_attempt = lost_attempt;
                         return Ok(resp);

@@ -15,4 +15,6 @@ pub mod report;
 
 pub use mapping::{CollectionMapping, Selection, map_collections};
 pub use migrate::{EngineError, MigrateOptions, Migration, Progress, SilentProgress};
-pub use report::{FailedItem, MigrationReport, Outcome, PairReport, PairStats};
+pub use report::{
+    AppliedWorkaround, CorruptedItem, FailedItem, MigrationReport, Outcome, PairReport, PairStats,
+};

@@ -1,5 +1,6 @@
 //! What a run did, per collection pair: counts, failures, and (dry run) what it would do.
 
+use calport_core::ServerInfo;
 use serde::Serialize;
 
 /// The outcome of one item.
@@ -31,6 +32,10 @@ pub struct PairStats {
     pub skipped: u64,
     /// Items that failed.
     pub failed: u64,
+    /// Written items whose read-back means what was sent.
+    pub verified: u64,
+    /// Written items the destination stored differently in meaning (data loss).
+    pub corrupted: u64,
 }
 
 impl PairStats {
@@ -52,6 +57,8 @@ impl PairStats {
         self.unchanged += other.unchanged;
         self.skipped += other.skipped;
         self.failed += other.failed;
+        self.verified += other.verified;
+        self.corrupted += other.corrupted;
     }
 
     /// Items written (created + updated).
@@ -69,6 +76,30 @@ pub struct FailedItem {
     pub uid: Option<String>,
     /// The reason (the server's own words where it gave any).
     pub reason: String,
+}
+
+/// A written item whose read-back differs in meaning from what was sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CorruptedItem {
+    /// The UID.
+    pub uid: String,
+    /// The source resource.
+    pub source_href: String,
+    /// Where the destination stored it.
+    pub destination_href: String,
+    /// What differs, one line each (`VEVENT[uid=…]: DESCRIPTION changed: expected …`).
+    pub differences: Vec<String>,
+}
+
+/// A change made to an item so that a defective server stores it intact.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AppliedWorkaround {
+    /// The UID.
+    pub uid: String,
+    /// Where it was written.
+    pub destination_href: String,
+    /// What was changed, in words.
+    pub change: String,
 }
 
 /// What happened to one source collection.
@@ -93,6 +124,10 @@ pub struct PairReport {
     pub stats: PairStats,
     /// Items that failed, with reasons.
     pub failures: Vec<FailedItem>,
+    /// Items the destination stored wrongly (found by read-back verification).
+    pub corrupted: Vec<CorruptedItem>,
+    /// Items changed to work around a destination defect.
+    pub workarounds: Vec<AppliedWorkaround>,
     /// Whether the pair was fully processed (false when cancelled or stopped).
     pub complete: bool,
 }
@@ -110,12 +145,17 @@ pub struct MigrationReport {
     pub totals: PairStats,
     /// Wall time in seconds.
     pub seconds: f64,
+    /// What the source server is, as far as calport could tell.
+    pub source_server: Option<ServerInfo>,
+    /// What the destination server is, as far as calport could tell.
+    pub destination_server: Option<ServerInfo>,
 }
 
 impl MigrationReport {
     /// Whether every selected item arrived (or would arrive).
     pub fn all_arrived(&self) -> bool {
         self.totals.failed == 0
+            && self.totals.corrupted == 0
             && !self.cancelled
             && self.collections.iter().all(|c| c.mapping != "failed")
     }

@@ -12,6 +12,9 @@
 //!   storage, so a *source* server can hold items it would never accept over HTTP (the malformed
 //!   corpus). Its doc comment records how each server then serves them.
 //! - [`corpus_dir`] finds the shared fidelity corpus, which is never copied into this repo.
+//! - a [`SharedServer`] is one of the production servers of `../shared/servers` (SOGo,
+//!   SabreDAV, DAViCal from Debian's packages) on its fixed loopback port, started through
+//!   the shared scripts under an exclusive lock so that it never runs twice at once.
 
 mod multistatus;
 mod paths;
@@ -19,6 +22,7 @@ mod radicale;
 mod raw;
 mod requests;
 mod server;
+mod shared;
 mod xandikos;
 
 pub use multistatus::Member;
@@ -26,3 +30,7 @@ pub use paths::{corpus_dir, venv_dir, workspace_root};
 pub use requests::Resource;
 pub use reqwest::{Method, StatusCode};
 pub use server::{DavServer, ServerKind};
+pub use shared::{
+    SHARED_BUSY_TIMEOUT, SHARED_START_TIMEOUT, SharedKind, SharedServer, shared_run_dir,
+    shared_servers_dir,
+};

@@ -44,6 +44,9 @@ pub struct MigrateArgs {
     /// Print a machine-readable summary (JSON) on stdout.
     #[arg(long)]
     json: bool,
+    /// Skip the read-back verification of written items ([options] verify = false).
+    #[arg(long)]
+    no_verify: bool,
     /// Parallel requests per server (overrides [options] concurrency).
     #[arg(long, value_name = "N")]
     concurrency: Option<usize>,
@@ -154,6 +157,7 @@ pub async fn run(args: MigrateArgs, verbose: u8) -> Result<ExitCode> {
         concurrency,
         batch_size: options.batch_size,
         schedule_agent_client: options.suppress_invitations,
+        verify: options.verify && !args.no_verify,
     };
 
     let cancel = Arc::new(AtomicBool::new(false));

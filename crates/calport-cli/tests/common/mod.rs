@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod interop;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -198,7 +200,7 @@ pub async fn mismatches_not_explained_by_the_server(
     source_items: &BTreeMap<String, Vec<Resource>>,
     copies: &BTreeMap<String, Vec<Resource>>,
     mismatches: Vec<(String, String)>,
-) -> (Vec<String>, usize) {
+) -> (Vec<String>, Vec<String>) {
     let nonce = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -218,7 +220,7 @@ pub async fn mismatches_not_explained_by_the_server(
         .unwrap();
     let tolerance = calport_ical::Tolerance::default();
     let mut unexplained = Vec::new();
-    let mut explained = 0;
+    let mut explained = Vec::new();
     for (n, (uid, problem)) in mismatches.into_iter().enumerate() {
         let (Some([source]), Some([copy])) = (
             source_items.get(&uid).map(Vec::as_slice),
@@ -248,7 +250,7 @@ pub async fn mismatches_not_explained_by_the_server(
                 .unwrap_or(false);
         if same {
             eprintln!("server rewrite, not calport: {problem}");
-            explained += 1;
+            explained.push(uid.clone());
         } else {
             unexplained.push(problem);
         }
@@ -257,4 +259,15 @@ pub async fn mismatches_not_explained_by_the_server(
     destination.delete(&scratch_cal).await.unwrap();
     destination.delete(&scratch_book).await.unwrap();
     (unexplained, explained)
+}
+
+/// The UIDs a `--json` report lists as corrupted by the destination.
+pub fn corrupted_uids(report: &Value) -> std::collections::BTreeSet<String> {
+    report["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["corrupted"].as_array().unwrap())
+        .map(|c| c["uid"].as_str().unwrap().to_owned())
+        .collect()
 }

@@ -296,8 +296,74 @@ fn normalize_value(name: &str, raw: &str, tol: &Tolerance) -> Vec<String> {
             }
         }
         n if TEXT_PROPS.contains(&n) || n.starts_with("X-") => vec![text(raw)],
+        // Same offset, with or without zero seconds: `+0100` = `+010000`.
+        "TZOFFSETFROM" | "TZOFFSETTO" => {
+            let v = raw.trim();
+            match v.strip_suffix("00") {
+                Some(short) if v.len() == 7 => vec![short.to_owned()],
+                _ => vec![v.to_owned()],
+            }
+        }
+        // Same span, however written: `PT0S` = `P0D`, `PT60M` = `PT1H`.
+        "TRIGGER" | "DURATION" => match duration_seconds(raw.trim()) {
+            Some(seconds) => vec![format!("{seconds}s")],
+            None => vec![raw.trim().to_ascii_uppercase()],
+        },
+        // Same coordinates, however many trailing zeros: `-111.90` = `-111.9`.
+        "GEO" => {
+            let parts: Vec<Option<f64>> = raw.split(';').map(|p| p.trim().parse().ok()).collect();
+            if parts.iter().all(Option::is_some) {
+                vec![
+                    parts
+                        .iter()
+                        .flatten()
+                        .map(|f| f.to_string())
+                        .collect::<Vec<_>>()
+                        .join(";"),
+                ]
+            } else {
+                vec![raw.to_owned()]
+            }
+        }
+        // A TZID is free text: `Canberra\, Melbourne` and `Canberra, Melbourne` are one name.
+        "TZID" => vec![tzid_key(&crate::text::unescape_text(raw))],
         _ => vec![raw.to_owned()],
     }
+}
+
+/// The signed length of an RFC 5545 §3.3.6 duration in seconds; `None` when it is not one.
+fn duration_seconds(value: &str) -> Option<i64> {
+    let (sign, rest) = match value.as_bytes().first()? {
+        b'-' => (-1, &value[1..]),
+        b'+' => (1, &value[1..]),
+        _ => (1, value),
+    };
+    let rest = rest.strip_prefix(['P', 'p'])?;
+    let mut total: i64 = 0;
+    let mut number = String::new();
+    let mut in_time = false;
+    let mut any = false;
+    for c in rest.chars() {
+        match c.to_ascii_uppercase() {
+            d if d.is_ascii_digit() => number.push(d),
+            'T' if number.is_empty() => in_time = true,
+            unit => {
+                let n: i64 = number.parse().ok()?;
+                number.clear();
+                any = true;
+                let unit_seconds = match (unit, in_time) {
+                    ('W', false) => 7 * 86_400,
+                    ('D', false) => 86_400,
+                    ('H', true) => 3_600,
+                    ('M', true) => 60,
+                    ('S', true) => 1,
+                    _ => return None,
+                };
+                total = total.checked_add(n.checked_mul(unit_seconds)?)?;
+            }
+        }
+    }
+    (any && number.is_empty()).then_some(sign * total)
 }
 
 /// Normalizes a component subtree.
@@ -348,7 +414,7 @@ fn identity(component: &Component, tol: &Tolerance, vcard: bool) -> Option<Strin
             "tzid={}",
             component
                 .property("TZID")
-                .map(|p| tzid_key(&p.value))
+                .map(|p| tzid_key(&crate::text::unescape_text(&p.value)))
                 .unwrap_or_default()
         ));
     }
@@ -389,4 +455,25 @@ pub(crate) fn used_tzids(components: &[Component], tol: &Tolerance) -> BTreeSet<
         visit(c, tol, &mut used);
     }
     used
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::duration_seconds;
+
+    #[test]
+    fn durations_in_every_spelling() {
+        assert_eq!(duration_seconds("PT0S"), Some(0));
+        assert_eq!(duration_seconds("P0D"), Some(0));
+        assert_eq!(duration_seconds("-PT15M"), Some(-900));
+        assert_eq!(duration_seconds("P1DT2H"), Some(93_600));
+        assert_eq!(duration_seconds("P2W"), Some(1_209_600));
+        assert_eq!(duration_seconds("PT"), None);
+        assert_eq!(duration_seconds("20260101T000000Z"), None);
+        assert_eq!(
+            duration_seconds("P1M"),
+            None,
+            "M without T is not a unit of durations"
+        );
+    }
 }
