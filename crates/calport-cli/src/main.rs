@@ -31,6 +31,9 @@ enum Command {
     /// created. Items keep their bytes and UIDs. Running it again transfers only what
     /// changed on the source and never duplicates; an interrupted run resumes.
     Migrate(commands::migrate::MigrateArgs),
+    /// Preflight (read-only): connect to both sides, name the servers and what they can
+    /// do, count the items of every collection, preview the mapping and list known risks.
+    Check(commands::check::CheckArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Migrate(args) => commands::migrate::run(args, cli.verbose).await,
+            Command::Check(args) => commands::check::run(args).await,
         }
     });
     match result {

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use calport_core::StoreError;
 use rand::Rng;
 use reqwest::header::{
-    AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, LOCATION, RETRY_AFTER, SERVER,
+    AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, LOCATION, RETRY_AFTER,
     WWW_AUTHENTICATE,
 };
 use reqwest::{Method, StatusCode};
@@ -21,6 +21,7 @@ use url::Url;
 use crate::config::{DavConfig, Secret};
 use crate::digest::{self, DigestState};
 use crate::href;
+use crate::profile::Fingerprint;
 use crate::stats::{RequestStats, StatsRecorder};
 use crate::xml::{self, Multistatus};
 
@@ -201,7 +202,7 @@ pub(crate) struct Client {
     connect_timeout: Duration,
     stats: StatsRecorder,
     digest: Mutex<Option<DigestState>>,
-    server: Mutex<Option<String>>,
+    fingerprint: Mutex<Fingerprint>,
 }
 
 impl Client {
@@ -230,7 +231,10 @@ impl Client {
             connect_timeout: cfg.connect_timeout,
             stats: StatsRecorder::default(),
             digest: Mutex::new(None),
-            server: Mutex::new(None),
+            fingerprint: Mutex::new(Fingerprint {
+                path: cfg.url.path().to_owned(),
+                ..Fingerprint::default()
+            }),
         })
     }
 
@@ -245,10 +249,62 @@ impl Client {
 
     /// The first `Server` header seen.
     pub(crate) fn server_header(&self) -> Option<String> {
-        self.server
+        self.fingerprint().server
+    }
+
+    /// What the answers so far revealed about the server.
+    pub(crate) fn fingerprint(&self) -> Fingerprint {
+        self.fingerprint
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// Adds what discovery learnt to the fingerprint.
+    pub(crate) fn note_discovery(&self, dav: &[String], sync_token: Option<&str>) {
+        let mut fp = self
+            .fingerprint
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        fp.dav = dav.to_vec();
+        if fp.sync_token.is_none() {
+            fp.sync_token = sync_token.map(str::to_owned);
+        }
+    }
+
+    fn note_headers(&self, method: &Method, resp: &DavResponse) {
+        let mut fp = self
+            .fingerprint
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let header = |name: &str| {
+            resp.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        if fp.server.is_none() {
+            fp.server = header("server");
+        }
+        if fp.sabre_version.is_none() {
+            fp.sabre_version = header("x-sabre-version");
+        }
+        if fp.davical_version.is_none() {
+            fp.davical_version = header("x-davical-version");
+        }
+        fp.sope_headers |= resp.headers.contains_key("x-dav-error");
+        if fp.realm.is_none() {
+            fp.realm = header("www-authenticate");
+        }
+        if *method == Method::OPTIONS && fp.allow.is_empty() {
+            fp.allow = header("allow")
+                .map(|a| {
+                    a.split(',')
+                        .map(|m| m.trim().to_ascii_uppercase())
+                        .collect()
+                })
+                .unwrap_or_default();
+        }
     }
 
     /// Sends a request, retrying 423 (Xandikos answers it while its git repository is locked by another write), 429/502/503/504 and transport failures with exponential
@@ -421,10 +477,7 @@ impl Client {
                     elapsed_ms,
                     "DAV request"
                 );
-                if let Some(server) = resp.header(SERVER) {
-                    let mut slot = self.server.lock().unwrap_or_else(PoisonError::into_inner);
-                    slot.get_or_insert_with(|| server.to_owned());
-                }
+                self.note_headers(&req.method, &resp);
                 Ok(resp)
             }
             Ok(Err(e)) => Err(Failure::Fatal(e)),

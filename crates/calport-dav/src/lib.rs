@@ -28,11 +28,13 @@ mod href;
 mod listing;
 mod mkcol;
 mod multiget;
+mod profile;
 mod stats;
 mod store;
 mod write;
 mod xml;
 
 pub use config::{DavConfig, Secret};
+pub use profile::{Fingerprint, Product, Profile, detect};
 pub use stats::RequestStats;
 pub use store::DavStore;

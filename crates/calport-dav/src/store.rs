@@ -5,9 +5,11 @@ use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
 use calport_core::{
-    Changes, CollectionInfo, CollectionKind, Etag, FetchedItem, ItemRef, NewCollection, Store,
-    StoreError, WriteOutcome,
+    Changes, CollectionInfo, CollectionKind, Etag, FetchedItem, ItemRef, NewCollection, ServerInfo,
+    Store, StoreError, WriteOutcome,
 };
+
+use crate::profile::Profile;
 use url::Url;
 
 use crate::client::Client;
@@ -23,6 +25,7 @@ struct Known {
     addressbook_homes: Vec<Url>,
     dav: Vec<String>,
     discovered: bool,
+    profile: Option<Profile>,
 }
 
 /// A CalDAV/CardDAV account as a [`Store`].
@@ -111,6 +114,20 @@ impl DavStore {
         self.known().dav.clone()
     }
 
+    /// How this server is treated: known after [`Store::discover`], the neutral profile
+    /// before.
+    pub fn profile(&self) -> Profile {
+        self.known()
+            .profile
+            .clone()
+            .unwrap_or_else(|| crate::profile::detect(&self.client.fingerprint()))
+    }
+
+    /// Everything the answers so far revealed about the server.
+    pub fn fingerprint(&self) -> crate::profile::Fingerprint {
+        self.client.fingerprint()
+    }
+
     fn known(&self) -> std::sync::MutexGuard<'_, Known> {
         self.known.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -161,13 +178,25 @@ impl Store for DavStore {
         self.client.origin().to_string()
     }
 
+    fn server_info(&self) -> Option<ServerInfo> {
+        self.known().profile.as_ref().map(Profile::info)
+    }
+
     async fn discover(&self) -> Result<Vec<CollectionInfo>, StoreError> {
         let found = discovery::discover(&self.client).await?;
         let mut known = self.known();
         known.calendar_homes = found.calendar_homes;
         known.addressbook_homes = found.addressbook_homes;
+        self.client.note_discovery(
+            &found.dav,
+            found
+                .collections
+                .iter()
+                .find_map(|c| c.sync_token.as_deref()),
+        );
         known.dav = found.dav;
         known.discovered = true;
+        known.profile = Some(crate::profile::detect(&self.client.fingerprint()));
         Ok(found.collections)
     }
 
@@ -186,6 +215,8 @@ impl Store for DavStore {
         token: Option<&str>,
     ) -> Result<Changes, StoreError> {
         let url = self.collection_url(collection)?;
+        // Tokens of servers that lose changes are not trusted: list everything.
+        let token = token.filter(|_| self.profile().reliable_sync_tokens);
         listing::changes(&self.client, collection, &url, token).await
     }
 
@@ -205,7 +236,8 @@ impl Store for DavStore {
         body: &[u8],
     ) -> Result<WriteOutcome, StoreError> {
         let url = self.collection_url(collection)?;
-        write::create(&self.client, &url, collection.kind, name, body).await
+        let look_first = !self.profile().honours_if_none_match;
+        write::create(&self.client, &url, collection.kind, name, body, look_first).await
     }
 
     async fn update(

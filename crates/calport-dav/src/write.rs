@@ -29,6 +29,7 @@ pub(crate) async fn create(
     kind: CollectionKind,
     name: &str,
     body: &[u8],
+    look_first: bool,
 ) -> Result<WriteOutcome, StoreError> {
     if name.is_empty() || name == "." || name == ".." {
         return Err(StoreError::Rejected {
@@ -46,6 +47,13 @@ pub(crate) async fn create(
             status: 0,
             reason: format!("cannot build a URL for {name:?}: {e}"),
         })?;
+    if look_first && etag_of(client, &url).await.is_some() {
+        // The server ignores If-None-Match (SOGo): find out ourselves. A create racing
+        // with another client between the look and the PUT can still overwrite.
+        return Err(StoreError::PreconditionFailed {
+            href: href::to_ref(&url, client.origin()),
+        });
+    }
     let req = DavRequest::new(Method::PUT, url)
         .header(IF_NONE_MATCH, "*")
         .body(body.to_vec(), content_type(kind));

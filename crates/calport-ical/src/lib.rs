@@ -31,6 +31,7 @@ mod parse;
 mod split;
 mod text;
 mod unfold;
+mod workaround;
 mod write;
 
 pub use compare::{Difference, DifferenceKind, ServerAdded, Tolerance, compare, compare_documents};
@@ -42,4 +43,5 @@ pub use model::{Component, Document, Param, Property};
 pub use parse::parse;
 pub use split::{Split, SplitOutcome, split_by_uid, split_vcards};
 pub use text::{escape_text, split_unescaped, unescape_text};
+pub use workaround::{sogo_null_risk, sogo_null_workaround};
 pub use write::{MAX_LINE_OCTETS, fold_line, property_line};

@@ -5,36 +5,22 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
-use anyhow::{Context, Result};
-use calport_dav::{DavConfig, DavStore};
+use anyhow::Result;
 use calport_engine::{MigrateOptions, Migration, Selection};
 use calport_state::StateDb;
 use clap::Args;
 
-use crate::config::{Account, AccountFile, MigrateFile, default_state_path};
+use super::accounts::{AccountArgs, Sides};
+use crate::config::default_state_path;
 use crate::progress::{BarProgress, LineProgress};
 use crate::summary;
 
 /// Options of `calport migrate`.
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
-    /// The migration file (see examples/migrate.toml).
-    #[arg(short, long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Source server URL (instead of, or overriding, [source] url).
-    #[arg(long, value_name = "URL")]
-    from: Option<String>,
-    /// Source user name; the password is read from CALPORT_FROM_PASSWORD.
-    #[arg(long, value_name = "USER")]
-    from_user: Option<String>,
-    /// Destination server URL (instead of, or overriding, [destination] url).
-    #[arg(long, value_name = "URL")]
-    to: Option<String>,
-    /// Destination user name; the password is read from CALPORT_TO_PASSWORD.
-    #[arg(long, value_name = "USER")]
-    to_user: Option<String>,
+    #[command(flatten)]
+    accounts: AccountArgs,
     /// The local status database (SQLite) that makes re-runs incremental.
     #[arg(long, value_name = "PATH")]
     state: Option<PathBuf>,
@@ -47,40 +33,6 @@ pub struct MigrateArgs {
     /// Skip the read-back verification of written items ([options] verify = false).
     #[arg(long)]
     no_verify: bool,
-    /// Parallel requests per server (overrides [options] concurrency).
-    #[arg(long, value_name = "N")]
-    concurrency: Option<usize>,
-}
-
-fn account(
-    file: Option<&AccountFile>,
-    section: &'static str,
-    url_flag: Option<&str>,
-    user_flag: Option<&str>,
-    password_var: &str,
-) -> Result<Account, crate::config::ConfigError> {
-    let mut merged = AccountFile {
-        url: file.and_then(|f| f.url.clone()),
-        username: file.and_then(|f| f.username.clone()),
-        password: file.and_then(|f| f.password.clone()),
-        password_env: file.and_then(|f| f.password_env.clone()),
-        password_file: file.and_then(|f| f.password_file.clone()),
-    };
-    if let Some(url) = url_flag {
-        merged.url = Some(url.to_owned());
-    }
-    if let Some(user) = user_flag {
-        merged.username = Some(user.to_owned());
-    }
-    let no_password_given = merged.password.is_none()
-        && merged.password_env.is_none()
-        && merged.password_file.is_none();
-    if no_password_given || (url_flag.is_some() && std::env::var_os(password_var).is_some()) {
-        merged.password = None;
-        merged.password_file = None;
-        merged.password_env = Some(password_var.to_owned());
-    }
-    merged.resolve(section)
 }
 
 /// Runs the command and returns the exit code (0 all arrived, 2 some failed).
@@ -88,47 +40,11 @@ fn account(
 /// # Errors
 /// Fatal problems (configuration, an unusable server, the state database): exit 1.
 pub async fn run(args: MigrateArgs, verbose: u8) -> Result<ExitCode> {
-    let file = match &args.config {
-        Some(path) => MigrateFile::load(path)?,
-        None => MigrateFile::default(),
-    };
-    file.validate_options()?;
-    if args.config.is_none() && (args.from.is_none() || args.to.is_none()) {
-        anyhow::bail!(
-            "nothing to do: give --config FILE, or --from URL --from-user USER --to URL --to-user USER \
-             (passwords in CALPORT_FROM_PASSWORD / CALPORT_TO_PASSWORD)"
-        );
-    }
-    let source = account(
-        file.source.as_ref(),
-        "source",
-        args.from.as_deref(),
-        args.from_user.as_deref(),
-        "CALPORT_FROM_PASSWORD",
-    )?;
-    let destination = account(
-        file.destination.as_ref(),
-        "destination",
-        args.to.as_deref(),
-        args.to_user.as_deref(),
-        "CALPORT_TO_PASSWORD",
-    )?;
-    let options = &file.options;
-    let concurrency = args.concurrency.unwrap_or(options.concurrency).clamp(1, 64);
-
-    let make_store = |account: &Account, side: &str| -> Result<DavStore> {
-        let mut config = DavConfig::new(
-            account.url.clone(),
-            account.username.clone(),
-            account.password.clone(),
-        );
-        config.concurrency = concurrency;
-        config.timeout = Duration::from_secs(options.timeout_seconds);
-        config.max_retries = options.retries;
-        DavStore::new(config).with_context(|| format!("{side} ({})", account.url))
-    };
-    let source_store = make_store(&source, "source")?;
-    let destination_store = make_store(&destination, "destination")?;
+    let sides = Sides::resolve(&args.accounts)?;
+    let (source, destination, options) = (&sides.source, &sides.destination, &sides.file.options);
+    let concurrency = sides.concurrency;
+    let source_store = sides.store(source, "source")?;
+    let destination_store = sides.store(destination, "destination")?;
 
     let state_path = args
         .state
