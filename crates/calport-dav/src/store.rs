@@ -123,6 +123,48 @@ impl DavStore {
             .unwrap_or_else(|| crate::profile::detect(&self.client.fingerprint()))
     }
 
+    /// What the first calendar home (else address-book home) advertises in answer to
+    /// OPTIONS: the `DAV:` compliance classes and the `Allow`ed methods. Servers often
+    /// advertise less at their entry URL (SOGo's `/SOGo/dav/` omits MKCALENDAR and
+    /// extended-mkcol) than where collections are created.
+    ///
+    /// # Errors
+    /// Transport failures; discovery failures when it has not run yet.
+    pub async fn home_capabilities(&self) -> Result<(Vec<String>, Vec<String>), StoreError> {
+        if !self.known().discovered {
+            self.discover().await?;
+        }
+        let home = {
+            let known = self.known();
+            known
+                .calendar_homes
+                .first()
+                .or(known.addressbook_homes.first())
+                .cloned()
+        };
+        let Some(home) = home else {
+            return Ok((Vec::new(), Vec::new()));
+        };
+        let resp = self
+            .client
+            .send(&crate::client::DavRequest::new(
+                reqwest::Method::OPTIONS,
+                home,
+            ))
+            .await?;
+        let list = |name: &str| -> Vec<String> {
+            resp.headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(|c| c.trim().to_owned())
+                .filter(|c| !c.is_empty())
+                .collect()
+        };
+        Ok((list("dav"), list("allow")))
+    }
+
     /// Everything the answers so far revealed about the server.
     pub fn fingerprint(&self) -> crate::profile::Fingerprint {
         self.client.fingerprint()

@@ -89,15 +89,22 @@ async fn inspect(store: &DavStore, side: &str) -> Result<(SideReport, Vec<Collec
         });
     }
     let profile = store.profile();
-    let fingerprint = store.fingerprint();
-    let dav = store.dav_capabilities();
+    let (mut dav, allow) = store
+        .home_capabilities()
+        .await
+        .with_context(|| format!("{side}: OPTIONS on the home set"))?;
+    for class in store.dav_capabilities() {
+        if !dav.contains(&class) {
+            dav.push(class);
+        }
+    }
     let report = SideReport {
         url: store.describe(),
         server: profile.product.name().to_owned(),
         version: profile.version.clone(),
         sync_collection: collections.iter().any(|c| c.supports_sync),
         extended_mkcol: dav.iter().any(|c| c.eq_ignore_ascii_case("extended-mkcol")),
-        mkcalendar: fingerprint.allow.iter().any(|m| m == "MKCALENDAR"),
+        mkcalendar: allow.iter().any(|m| m.eq_ignore_ascii_case("MKCALENDAR")),
         dav_classes: dav,
         if_none_match_honoured: profile.honours_if_none_match,
         reliable_sync_tokens: profile.reliable_sync_tokens,
