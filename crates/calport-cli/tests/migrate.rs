@@ -393,34 +393,45 @@ async fn a_killed_run_resumes_without_duplicates_or_loss() {
     let state = dir.path().join("state.sqlite");
     let target = format!("{}big/", xandikos.calendar_home_path());
 
-    let mut child = calport()
-        .args(["migrate", "--json", "--config"])
-        .arg(&config)
-        .arg("--state")
-        .arg(&state)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
+    let spawn = |stdout: std::process::Stdio| {
+        calport()
+            .args(["migrate", "--json", "--config"])
+            .arg(&config)
+            .arg("--state")
+            .arg(&state)
+            .stdout(stdout)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    // Ctrl-C (SIGINT): calport stops after the items in flight, says so, exits 2.
+    let child = spawn(std::process::Stdio::piped());
+    let landed = wait_for_members(&xandikos, &target, 5).await;
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
         .unwrap();
-    // Kill it (SIGKILL, no graceful stop) once some items landed.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut landed = 0;
-    while Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        landed = xandikos
-            .members(&target)
-            .await
-            .map(|m| m.len())
-            .unwrap_or(0);
-        if landed >= 10 || child.try_wait().unwrap().is_some() {
-            break;
-        }
-    }
+    assert!(interrupted.success());
+    let out = child.wait_with_output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an interrupted run is not complete"
+    );
+    assert_eq!(report["cancelled"], true, "{report}");
+    let after_interrupt = xandikos.members(&target).await.unwrap().len();
+    eprintln!("interrupted after {landed} items; {after_interrupt} on the destination");
+    assert!(after_interrupt < 80, "the interrupt stopped the run early");
+
+    // Kill it (SIGKILL, no graceful stop) once more items landed.
+    let mut child = spawn(std::process::Stdio::null());
+    let landed = wait_for_members(&xandikos, &target, after_interrupt + 10).await;
     child.kill().unwrap();
     let _ = child.wait();
     eprintln!("killed after {landed} items had landed");
     assert!(
-        (1..80).contains(&landed),
+        (after_interrupt..80).contains(&landed),
         "the kill happened mid-run ({landed} landed)"
     );
 
@@ -799,6 +810,25 @@ async fn fatal_problems_give_one_clear_message_and_exit_1() {
         radicale.list(radicale.calendar_path()).await.unwrap(),
         radicale_before
     );
+}
+
+/// Waits (at most two minutes) until a collection holds at least `n` members; returns
+/// how many it holds.
+async fn wait_for_members(server: &DavServer, collection: &str, n: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut landed = 0;
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        landed = server
+            .members(collection)
+            .await
+            .map(|m| m.len())
+            .unwrap_or(0);
+        if landed >= n {
+            break;
+        }
+    }
+    landed
 }
 
 /// The raw multistatus of a Depth 0 allprop-style PROPFIND on `path`.

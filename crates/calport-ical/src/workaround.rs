@@ -121,6 +121,13 @@ const TEXT_DEFAULT: &[&str] = &[
     "LABEL",
 ];
 
+/// Properties SOGo's calendar code edits before rendering (`RSVP=TRUE` added to
+/// attendees, removed on replies …).
+const REWRITTEN_TAGS: &[&str] = &["ATTENDEE", "ORGANIZER"];
+
+/// Length of the parameter SOGo may add to [`REWRITTEN_TAGS`] (`;RSVP=TRUE`).
+const SERVER_ADDED_UNITS: usize = 10;
+
 /// Tags whose value SOGo splits at `;` as well as `,` (`privilegedTagNames`).
 const STRUCTURED_TAGS: &[&str] = &["ADR", "N", "RRULE", "ORG"];
 
@@ -139,6 +146,9 @@ struct SogoLine {
     value_order_unknown: bool,
     /// Whether SOGo found a `VALUE` or `ENCODING` parameter.
     has_value_or_encoding: bool,
+    /// `ATTENDEE`/`ORGANIZER`: SOGo's calendar code may add `RSVP=TRUE` or drop
+    /// `RSVP` before rendering; both are assumed possible.
+    rewritten_by_server: bool,
 }
 
 /// Where SOGo would cut a character in half.
@@ -451,6 +461,7 @@ fn sogo_render(line: &str) -> Option<SogoLine> {
         None => tag.to_owned(),
     };
     Some(SogoLine {
+        rewritten_by_server: REWRITTEN_TAGS.contains(&tag),
         head,
         params,
         value,
@@ -492,41 +503,54 @@ fn split_char(line: &SogoLine) -> Option<SplitChar> {
         return Some(found);
     }
     let head = utf16_len(&line.head);
+    // Each parameter takes its length plus one `;` (the first one's `;` included).
     let lens: Vec<usize> = line.params.iter().map(|p| utf16_len(p) + 1).collect();
-    let value_start = head + lens.iter().sum::<usize>() + 1;
+    let total: usize = lens.iter().sum();
+    // Parameters the server may add before rendering, and lengths it may drop.
+    let rsvp = line.params.iter().position(|p| p.starts_with("RSVP="));
+    let (added, dropped) = match (line.rewritten_by_server, rsvp) {
+        (false, _) => (None, None),
+        (true, None) => (Some(SERVER_ADDED_UNITS), None),
+        (true, Some(i)) => (None, Some(lens[i])),
+    };
     for (i, param) in line.params.iter().enumerate() {
         if astral_chars(param).next().is_none() {
             continue;
         }
         if line.params.len() > MAX_ORDERED_PARAMS {
-            let (at, ch) = astral_chars(param).next()?;
-            return Some(SplitChar {
+            return astral_chars(param).next().map(|(at, ch)| SplitChar {
                 ch,
                 offset: head + 1 + at,
             });
         }
         // Every set of other parameters may come before this one.
         let mut starts = BTreeSet::from([head + 1]);
-        for (j, len) in lens.iter().enumerate() {
-            if j != i {
-                let shifted: Vec<usize> = starts.iter().map(|s| s + len).collect();
-                starts.extend(shifted);
-            }
+        let others = lens
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, len)| *len)
+            .chain(added);
+        for len in others {
+            let shifted: Vec<usize> = starts.iter().map(|s| s + len).collect();
+            starts.extend(shifted);
         }
         if let Some(found) = starts.iter().find_map(|&s| hit(s, param)) {
             return Some(found);
         }
     }
+    let value_start = head + total + 1;
+    let mut value_starts = vec![value_start];
+    value_starts.extend(added.map(|a| value_start + a));
+    value_starts.extend(dropped.map(|d| value_start - d));
     if line.value_order_unknown {
-        if let Some((at, ch)) = astral_chars(&line.value).next() {
-            return Some(SplitChar {
-                ch,
-                offset: value_start + at,
-            });
-        }
-        return None;
+        let (at, ch) = astral_chars(&line.value).next()?;
+        return Some(SplitChar {
+            ch,
+            offset: value_start + at,
+        });
     }
-    hit(value_start, &line.value)
+    value_starts.iter().find_map(|&s| hit(s, &line.value))
 }
 
 /// One property line of the input with what SOGo would do to it.

@@ -102,7 +102,7 @@ pub struct Migration<'a> {
     state: &'a StateDb,
     options: MigrateOptions,
     progress: Arc<dyn Progress>,
-    cancel: Arc<AtomicBool>,
+    pub(super) cancel: Arc<AtomicBool>,
 }
 
 impl<'a> Migration<'a> {

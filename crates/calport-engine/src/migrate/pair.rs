@@ -1,6 +1,7 @@
 //! The work on one collection pair: listings, planning, transfer.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
 
 use calport_core::{Changes, CollectionInfo, ErrorClass, Etag, FetchedItem, ItemRef, StoreError};
 use calport_state::{FailureRecord, ItemStatus, SideState};
@@ -324,9 +325,14 @@ impl<'r, 'a> PairRun<'r, 'a> {
                 candidates.insert(version.href.clone());
             }
         }
-        // Items whose destination copy disappeared must be sent again.
+        // Items whose destination copy disappeared, or was stored wrongly, are sent again.
         for row in self.known.by_uid.values() {
-            if let (Some(src), None) = (&row.src, &row.dst) {
+            let Some(src) = &row.src else { continue };
+            let redo = match &row.dst {
+                None => true,
+                Some(dst) => dst.hash.as_deref().is_some_and(is_corrupted_marker),
+            };
+            if redo {
                 candidates.insert(src.href.clone());
             }
         }
@@ -426,13 +432,20 @@ impl<'r, 'a> PairRun<'r, 'a> {
 
         let destination = self.run.destination;
         let concurrency = self.run.options.concurrency.max(1);
+        let cancel = &self.run.cancel;
         let mut results = futures::stream::iter(work.into_iter().map(|w| async move {
+            // A stop request takes effect at the next item: writes not started yet are
+            // left for the next run (they have no status, so they are planned again).
+            if cancel.load(Ordering::SeqCst) {
+                return (w, None);
+            }
             let result = execute(destination, dst, &w.item, &w.body, w.action.clone()).await;
-            (w, result)
+            (w, Some(result))
         }))
         .buffer_unordered(concurrency);
         let mut landed: Vec<(Work, SideState)> = Vec::new();
         while let Some((w, result)) = results.next().await {
+            let Some(result) = result else { continue };
             match result {
                 Ok((outcome, side)) => {
                     self.consecutive_transient = 0;
