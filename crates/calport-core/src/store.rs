@@ -157,10 +157,18 @@ pub trait Store: Send + Sync {
     }
 
     /// Rewrites an item that this server is known to store wrongly, when a change that
-    /// keeps its meaning avoids the defect; `None` when the bytes can be written as they
-    /// are.
-    fn adapt_for_write(&self, _collection: &CollectionInfo, _body: &[u8]) -> Option<Adaptation> {
-        None
+    /// keeps its meaning avoids the defect; `Ok(None)` when the bytes can be written as
+    /// they are.
+    ///
+    /// # Errors
+    /// The reason, in words, when the server would damage the item and no safe change
+    /// exists: the item must not be written.
+    fn adapt_for_write(
+        &self,
+        _collection: &CollectionInfo,
+        _body: &[u8],
+    ) -> Result<Option<Adaptation>, String> {
+        Ok(None)
     }
 
     /// Deletes the member at `href`, only if its etag is still `expected`. A member that

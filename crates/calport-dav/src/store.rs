@@ -5,8 +5,8 @@ use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
 use calport_core::{
-    Changes, CollectionInfo, CollectionKind, Etag, FetchedItem, ItemRef, NewCollection, ServerInfo,
-    Store, StoreError, WriteOutcome,
+    Adaptation, Changes, CollectionInfo, CollectionKind, Etag, FetchedItem, ItemRef, NewCollection,
+    ServerInfo, Store, StoreError, WriteOutcome,
 };
 
 use crate::profile::Profile;
@@ -222,6 +222,26 @@ impl Store for DavStore {
 
     fn server_info(&self) -> Option<ServerInfo> {
         self.known().profile.as_ref().map(Profile::info)
+    }
+
+    fn adapt_for_write(
+        &self,
+        _collection: &CollectionInfo,
+        body: &[u8],
+    ) -> Result<Option<Adaptation>, String> {
+        if self.profile().product != crate::profile::Product::Sogo
+            || !calport_ical::sogo_null_risk(body)
+        {
+            return Ok(None);
+        }
+        match calport_ical::sogo_null_workaround(body) {
+            Some((body, change)) => Ok(Some(Adaptation { body, change })),
+            None => Err(
+                "SOGo would store this item as the literal text \"(null)\" (a character outside \
+                 the BMP falls on its line-fold cut) and no change that keeps the meaning avoids it"
+                    .to_owned(),
+            ),
+        }
     }
 
     async fn discover(&self) -> Result<Vec<CollectionInfo>, StoreError> {

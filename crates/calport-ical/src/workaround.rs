@@ -12,8 +12,9 @@
 //! U+1xxxx/U+2xxxx) is two code units, a surrogate pair. When its high surrogate is
 //! the 75th, 149th, 223rd … unit of the rendered line (UTF-16 offset 74, 148, 222 …,
 //! counted from the first character of the line), the cut splits the pair. The
-//! resulting string cannot be converted to UTF-8, the conversion yields `nil`, and
-//! `nil` reaches the database as the text `(null)`, while the PUT still answers 201.
+//! resulting string has lone surrogates and cannot be converted to UTF-8; the object's
+//! content ends up `nil`, which reaches the database as the 6-byte text `(null)`
+//! (`sogo_store.c_content`), while the PUT still answers 201.
 //!
 //! So the trigger is a **position**, not the mix of scripts and escapes that first
 //! showed it: `DESCRIPTION:` + 62 × `a` + one emoji (offset 12 + 62 = 74) is
@@ -45,25 +46,43 @@
 //!
 //! - Position scan: `DESCRIPTION:` + k × `a` + `😀` (with and without text after it),
 //!   k = 0..229, 460 PUTs: `(null)` exactly for k = 62, 136, 210 (offsets 74, 148,
-//!   222); the model in this module predicted all 460. U+1D538, U+20000 and U+1F9E7
-//!   fail at the same spot; BMP characters (é, 中) never do.
+//!   222). U+1D538, U+20000 and U+1F9E7 fail at the same spot; BMP characters (é, 中)
+//!   never do. [`sogo_null_risk`] agreed on all 465.
 //! - vCards: `NOTE:` with the emoji at offset 74 → `(null)` (vCard 3.0 and 4.0, CRLF,
 //!   LF, folded); `NOTE;VALUE=TEXT:` intact; `ORG:` with an emoji at offset 74 →
 //!   `(null)` (any property can be hit).
-//! - Trigger-like texts (Arabic, Cyrillic, Greek, Hebrew, CJK, Devanagari, Latin with
-//!   diacritics, dashes, `\,` `\;` `\\` `\n` escapes and one to three astral
-//!   characters at random places), PUT as DESCRIPTION events and NOTE cards:
-//!   - 200 random events: 13 stored as `(null)` as sent, 0 after
-//!     [`sogo_null_workaround`] (13 changed); [`sogo_null_risk`] matched the server
-//!     on 200 of 200.
-//!   - 200 events with an astral character placed at a cut (aimed): 200 stored as
-//!     `(null)` as sent; 196 changed by the workaround, 0 of them `(null)`; 4 left
-//!     unchanged because `VALUE=TEXT` would move another astral character onto a cut
-//!     (all 4 still `(null)`, as predicted).
-//!   - 100 random + 100 aimed NOTE cards: 2 + 100 `(null)` as sent; 0 + 1 after the
-//!     workaround, the 1 being a card it left unchanged (collision, as above).
+//! - Generated trigger-like texts (Arabic, Cyrillic, Greek, Hebrew, CJK, Devanagari,
+//!   Vietnamese/Danish Latin, dashes, `\,` `\;` `\\` `\n` escapes, one to three astral
+//!   characters incl. ZWJ sequences, flags and skin tones at random places), two seeds,
+//!   as DESCRIPTION events and NOTE cards, each PUT as is and after
+//!   [`sogo_null_workaround`]:
 //!
-//!   The prediction matched the server on all 1,000 of these uploads.
+//!   | set | items | `(null)` as sent | changed | `(null)` after | left unchanged (no safe change) |
+//!   |---|---|---|---|---|---|
+//!   | random events | 400 | 14 | 14 | 0 | 0 |
+//!   | random cards | 200 | 5 | 5 | 0 | 0 |
+//!   | events, an astral char aimed at a cut | 400 | 400 | 391 | 0 | 9 (all `(null)`) |
+//!   | cards, aimed | 200 | 200 | 199 | 0 | 1 (`(null)`) |
+//!   | `davbench gen --seed 1`, 1000 events | 1000 | 7 | 6 | 0 | 1 (12 emoji in one text) |
+//!   | `davbench gen --seed 1`, 500 cards | 500 | 0 | 0 | 0 | 0 |
+//!
+//!   Every changed item came back with the same DESCRIPTION/NOTE text. The predicate
+//!   matched the server on all 2,700 items. On 900 more items with astral characters
+//!   in other places (SUMMARY, LOCATION;LANGUAGE, COMMENT;ALTREP, X- properties,
+//!   CATEGORIES, ATTENDEE;CN, ORG, ADR, TITLE, FN, grouped NOTE, parameters) it missed
+//!   none of the 291 `(null)`s and flagged 10 attendees that SOGo happened to store
+//!   intact (parameter order, see below).
+//!
+//! # The prediction
+//!
+//! [`sogo_null_risk`] re-does SOGo's rendering of every content line (unfolding,
+//! value and parameter parsing, re-escaping, dropping of empty values and of trailing
+//! empty structured parts, quoting) and looks for an astral character at a UTF-16
+//! offset that is a positive multiple of 74. Two things SOGo does are not
+//! predictable, so every possibility is assumed: it writes parameters in its
+//! dictionary's order, not in the order sent, and it adds `PARTSTAT=NEEDS-ACTION`
+//! and `RSVP=TRUE` to attendees (or drops `RSVP`). Hence the 10 false alarms above,
+//! all attendees with an emoji in `CN`.
 //!
 //! # The workaround
 //!
@@ -121,12 +140,15 @@ const TEXT_DEFAULT: &[&str] = &[
     "LABEL",
 ];
 
-/// Properties SOGo's calendar code edits before rendering (`RSVP=TRUE` added to
-/// attendees, removed on replies …).
+/// Properties SOGo's calendar code edits before rendering (`RSVP=TRUE` and
+/// `PARTSTAT=NEEDS-ACTION` added to attendees, `RSVP` removed on replies …).
 const REWRITTEN_TAGS: &[&str] = &["ATTENDEE", "ORGANIZER"];
 
-/// Length of the parameter SOGo may add to [`REWRITTEN_TAGS`] (`;RSVP=TRUE`).
-const SERVER_ADDED_UNITS: usize = 10;
+/// Parameters SOGo may add to [`REWRITTEN_TAGS`] when missing (measured: an
+/// attendee sent as `ATTENDEE;CN=…:mailto:…` comes back with
+/// `PARTSTAT=NEEDS-ACTION;RSVP=TRUE`), with their rendered length including `;`.
+/// `RSVP` may also be dropped.
+const SERVER_ADDED_PARAMS: &[(&str, usize)] = &[("RSVP=", 10), ("PARTSTAT=", 22)];
 
 /// Tags whose value SOGo splits at `;` as well as `,` (`privilegedTagNames`).
 const STRUCTURED_TAGS: &[&str] = &["ADR", "N", "RRULE", "ORG"];
@@ -146,8 +168,9 @@ struct SogoLine {
     value_order_unknown: bool,
     /// Whether SOGo found a `VALUE` or `ENCODING` parameter.
     has_value_or_encoding: bool,
-    /// `ATTENDEE`/`ORGANIZER`: SOGo's calendar code may add `RSVP=TRUE` or drop
-    /// `RSVP` before rendering; both are assumed possible.
+    /// `ATTENDEE`/`ORGANIZER`: SOGo's calendar code may add `RSVP=TRUE` and
+    /// `PARTSTAT=NEEDS-ACTION` or drop `RSVP` before rendering; all are assumed
+    /// possible.
     rewritten_by_server: bool,
 }
 
@@ -486,7 +509,7 @@ fn astral_chars(s: &str) -> impl Iterator<Item = (usize, char)> + '_ {
 }
 
 fn is_cut(offset: usize) -> bool {
-    offset > 0 && offset % CUT_PERIOD == 0
+    offset > 0 && offset.is_multiple_of(CUT_PERIOD)
 }
 
 /// The first character SOGo's folding would split, in any parameter order it may use.
@@ -507,12 +530,17 @@ fn split_char(line: &SogoLine) -> Option<SplitChar> {
     let lens: Vec<usize> = line.params.iter().map(|p| utf16_len(p) + 1).collect();
     let total: usize = lens.iter().sum();
     // Parameters the server may add before rendering, and lengths it may drop.
-    let rsvp = line.params.iter().position(|p| p.starts_with("RSVP="));
-    let (added, dropped) = match (line.rewritten_by_server, rsvp) {
-        (false, _) => (None, None),
-        (true, None) => (Some(SERVER_ADDED_UNITS), None),
-        (true, Some(i)) => (None, Some(lens[i])),
-    };
+    let mut added: Vec<usize> = Vec::new();
+    let mut dropped: Option<usize> = None;
+    if line.rewritten_by_server {
+        for (name, units) in SERVER_ADDED_PARAMS {
+            match line.params.iter().position(|p| p.starts_with(name)) {
+                None => added.push(*units),
+                Some(i) if *name == "RSVP=" => dropped = Some(lens[i]),
+                Some(_) => {}
+            }
+        }
+    }
     for (i, param) in line.params.iter().enumerate() {
         if astral_chars(param).next().is_none() {
             continue;
@@ -530,7 +558,7 @@ fn split_char(line: &SogoLine) -> Option<SplitChar> {
             .enumerate()
             .filter(|(j, _)| *j != i)
             .map(|(_, len)| *len)
-            .chain(added);
+            .chain(added.iter().copied());
         for len in others {
             let shifted: Vec<usize> = starts.iter().map(|s| s + len).collect();
             starts.extend(shifted);
@@ -540,8 +568,11 @@ fn split_char(line: &SogoLine) -> Option<SplitChar> {
         }
     }
     let value_start = head + total + 1;
-    let mut value_starts = vec![value_start];
-    value_starts.extend(added.map(|a| value_start + a));
+    let mut value_starts = BTreeSet::from([value_start]);
+    for len in &added {
+        let shifted: Vec<usize> = value_starts.iter().map(|s| s + len).collect();
+        value_starts.extend(shifted);
+    }
     value_starts.extend(dropped.map(|d| value_start - d));
     if line.value_order_unknown {
         let (at, ch) = astral_chars(&line.value).next()?;
@@ -621,12 +652,15 @@ fn findings<'a>(bytes: &[u8], doc: &'a Document) -> Vec<Finding<'a>> {
 
 /// Whether SOGo 5.8 would store this object as the literal text `(null)`: some line,
 /// as SOGo re-renders and re-folds it, has a character outside the BMP whose UTF-16
-/// surrogate pair SOGo's fold would cut in half (see the [module
-/// documentation](self)).
+/// surrogate pair SOGo's fold would cut in half: its high surrogate is at a UTF-16
+/// offset that is a positive multiple of 74 (root cause and measurements are in the
+/// comments at the top of `workaround.rs`).
 ///
-/// Every property of every component counts, parameters included; when SOGo's
-/// parameter order matters, every order is assumed possible. `false` for bytes that
-/// are not UTF-8 or cannot be parsed.
+/// Every property of every component counts, parameters included; SOGo's parameter
+/// order and the parameters it adds to attendees (`PARTSTAT`, `RSVP`) are not known,
+/// so every possibility is assumed, which may flag an attendee SOGo stores intact.
+/// `false` for bytes that are not UTF-8 (SOGo reads them as ISO-8859-1), have no LF,
+/// or cannot be parsed.
 pub fn sogo_null_risk(bytes: &[u8]) -> bool {
     sogo_document(bytes).is_some_and(|doc| !findings(bytes, &doc).is_empty())
 }
@@ -711,4 +745,334 @@ pub fn sogo_null_workaround(bytes: &[u8]) -> Option<(Vec<u8>, String)> {
         return None;
     }
     Some((out, notes.join("; ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Tolerance, compare, fold_line};
+
+    /// Text that mixes scripts, escapes and dashes the way trigger data does.
+    const MIXED: &str = "Σύσκεψη — שלום\\, итоги \\\\ 会议 – ok\\; नमस्ते";
+    const CRAB: char = '🦀';
+
+    /// `start` padded with `x` to exactly `units` UTF-16 code units.
+    fn pad(start: &str, units: usize) -> String {
+        let mut s = start.to_owned();
+        while utf16_len(&s) < units {
+            s.push('x');
+        }
+        assert_eq!(utf16_len(&s), units, "cannot pad {start:?} to {units}");
+        s
+    }
+
+    /// A content line whose first astral character starts at UTF-16 offset 74.
+    fn line_at_cut(head: &str, tail: &str) -> String {
+        format!("{}{CRAB}{tail}", pad(&format!("{head}{MIXED} "), 74))
+    }
+
+    fn event_with(lines: &[&str], eol: &str) -> Vec<u8> {
+        let mut out = String::new();
+        for l in [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//calport//workaround test//EN",
+            "BEGIN:VEVENT",
+            "UID:wa-1@calport.test",
+            "DTSTAMP:20260102T030405Z",
+            "DTSTART:20260110T090000Z",
+            "DURATION:PT1H",
+        ]
+        .iter()
+        .chain(lines)
+        .chain(&["END:VEVENT", "END:VCALENDAR"])
+        {
+            out.push_str(&fold_line(l));
+            out.push_str("\r\n");
+        }
+        out.replace("\r\n", eol).into_bytes()
+    }
+
+    fn event(line: &str) -> Vec<u8> {
+        event_with(&["SUMMARY:Planning", line], "\r\n")
+    }
+
+    fn card(line: &str, version: &str) -> Vec<u8> {
+        let mut out = String::new();
+        for l in [
+            "BEGIN:VCARD",
+            &format!("VERSION:{version}"),
+            "UID:card-1@calport.test",
+            "FN:Dana Example",
+            "N:Example;Dana;;;",
+            line,
+            "END:VCARD",
+        ] {
+            out.push_str(&fold_line(l));
+            out.push_str("\r\n");
+        }
+        out.into_bytes()
+    }
+
+    fn render(line: &str) -> String {
+        let r = sogo_render(line).expect("rendered");
+        let mut out = r.head;
+        for p in &r.params {
+            out.push(';');
+            out.push_str(p);
+        }
+        out.push(':');
+        out.push_str(&r.value);
+        out
+    }
+
+    fn assert_fixed(original: &[u8]) -> (Vec<u8>, String) {
+        assert!(sogo_null_risk(original));
+        let (fixed, note) = sogo_null_workaround(original).expect("a safe change");
+        assert!(!sogo_null_risk(&fixed));
+        let diffs = compare(original, &fixed, &Tolerance::default()).expect("parses");
+        assert!(diffs.is_empty(), "{diffs:?}");
+        assert!(note.contains("VALUE=TEXT"), "{note}");
+        (fixed, note)
+    }
+
+    #[test]
+    fn the_cut_is_every_74_utf16_units() {
+        for k in 0..300 {
+            let line = format!("DESCRIPTION:{}{CRAB} end", "a".repeat(k));
+            let expected = (12 + k) % 74 == 0;
+            assert_eq!(sogo_null_risk(&event(&line)), expected, "k = {k}");
+        }
+        // Measured on SOGo: k = 62, 136, 210 of 0..230 fail for DESCRIPTION.
+        assert!(sogo_null_risk(&event(&format!(
+            "SUMMARY:{}😀",
+            "a".repeat(66)
+        ))));
+        assert!(!sogo_null_risk(&event(&format!(
+            "SUMMARY:{}😀",
+            "a".repeat(62)
+        ))));
+        // Characters of the BMP are one code unit and never split.
+        for ch in ['é', '中', '—'] {
+            let line = format!("DESCRIPTION:{}{ch}", "a".repeat(62));
+            assert!(!sogo_null_risk(&event(&line)));
+        }
+    }
+
+    #[test]
+    fn mixed_script_trigger_gets_value_text_and_keeps_its_meaning() {
+        let line = line_at_cut("DESCRIPTION:", " — конец");
+        let original = event(&line);
+        let (fixed, note) = assert_fixed(&original);
+
+        let text = |bytes: &[u8]| {
+            let doc = Document::parse(bytes).unwrap();
+            let event = &doc.components[0].children[0];
+            let prop = event.property("DESCRIPTION").unwrap().clone();
+            (prop.text(), prop.param("VALUE"))
+        };
+        let (before, none) = text(&original);
+        let (after, value) = text(&fixed);
+        assert_eq!(before, after);
+        assert_eq!(none, None);
+        assert_eq!(value.as_deref(), Some("TEXT"));
+
+        // Only the DESCRIPTION line changed; everything before and after it is intact.
+        let start = original
+            .windows(12)
+            .position(|w| w == b"DESCRIPTION:")
+            .unwrap();
+        assert_eq!(original[..start], fixed[..start]);
+        let end = b"END:VEVENT\r\nEND:VCALENDAR\r\n";
+        assert!(fixed.ends_with(end));
+        assert!(
+            String::from_utf8(fixed)
+                .unwrap()
+                .contains("DESCRIPTION;VALUE=TEXT:")
+        );
+        assert!(note.starts_with("VCALENDAR/VEVENT[uid=wa-1@calport.test]: DESCRIPTION"));
+        assert!(note.contains("U+1F980"), "{note}");
+        assert!(note.contains("offset 74"), "{note}");
+    }
+
+    #[test]
+    fn folding_line_endings_and_position_do_not_matter() {
+        let line = line_at_cut("DESCRIPTION:", "");
+        let unfolded = format!(
+            "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:u\r\n{line}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        );
+        let variants = [
+            unfolded.clone().into_bytes(),
+            unfolded.replace("\r\n", "\n").into_bytes(),
+            event(&line),
+            event_with(&[&line, "SUMMARY:first"], "\n"),
+            // Folded every few characters, CRLF + space and LF + tab.
+            unfolded
+                .replace("Σύσκεψη", "Σύσ\r\n κεψη")
+                .replace("итоги", "ит\r\n\tоги")
+                .into_bytes(),
+        ];
+        for bytes in &variants {
+            assert!(sogo_null_risk(bytes), "{}", String::from_utf8_lossy(bytes));
+            assert_fixed(bytes);
+        }
+        // A line ending keeps its style.
+        let (fixed, _) = sogo_null_workaround(&variants[1]).unwrap();
+        assert!(!fixed.contains(&b'\r'));
+        // The same text as SUMMARY (4 units shorter name) is safe.
+        let summary = line.replacen("DESCRIPTION:", "SUMMARY:", 1);
+        assert!(!sogo_null_risk(&event(&summary)));
+        assert_eq!(sogo_null_workaround(&event(&summary)), None);
+        // One more character in front moves the emoji off the cut.
+        let shifted = line.replacen("DESCRIPTION:", "DESCRIPTION:y", 1);
+        assert!(!sogo_null_risk(&event(&shifted)));
+    }
+
+    #[test]
+    fn vcard_note_is_fixed_in_3_0_and_4_0_and_with_a_group() {
+        for version in ["3.0", "4.0"] {
+            let (fixed, note) = assert_fixed(&card(&line_at_cut("NOTE:", " ✓"), version));
+            assert!(
+                String::from_utf8(fixed)
+                    .unwrap()
+                    .contains("NOTE;VALUE=TEXT:")
+            );
+            assert!(
+                note.starts_with("VCARD[uid=card-1@calport.test]: NOTE"),
+                "{note}"
+            );
+        }
+        let (fixed, _) = assert_fixed(&card(&line_at_cut("item1.NOTE:", ""), "3.0"));
+        assert!(
+            String::from_utf8(fixed)
+                .unwrap()
+                .contains("item1.NOTE;VALUE=TEXT:")
+        );
+    }
+
+    #[test]
+    fn every_text_default_property_compares_equal_after_the_change() {
+        for name in TEXT_DEFAULT {
+            let line = line_at_cut(&format!("{name}:"), "");
+            let bytes = if ["FN", "NOTE", "TITLE", "ROLE", "LABEL"].contains(name) {
+                card(&line, "3.0")
+            } else {
+                event(&line)
+            };
+            let (_, note) = assert_fixed(&bytes);
+            assert!(note.contains(&format!(": {name} now carries")), "{note}");
+        }
+    }
+
+    #[test]
+    fn several_lines_are_fixed_together() {
+        let description = line_at_cut("DESCRIPTION:", "");
+        let location = line_at_cut("LOCATION:", "");
+        let bytes = event_with(&[&description, "SUMMARY:x", &location], "\r\n");
+        let (_, note) = assert_fixed(&bytes);
+        assert_eq!(
+            note.matches("now carries the parameter VALUE=TEXT").count(),
+            2
+        );
+    }
+
+    #[test]
+    fn unsafe_cases_are_reported_not_changed() {
+        // VALUE=TEXT (11 units) would move a second astral character onto the cut.
+        let collision = format!(
+            "{}🙂{}{CRAB}",
+            pad("DESCRIPTION:", 63),
+            pad("", 74 - 63 - 2)
+        );
+        assert_eq!(utf16_len(&collision), 76);
+        let bytes = event(&collision);
+        assert!(sogo_null_risk(&bytes));
+        assert_eq!(sogo_null_workaround(&bytes), None);
+
+        // Properties whose default type is not TEXT, or that already have VALUE.
+        let not_text = [
+            event(&line_at_cut("X-CALPORT-NOTE:", "")),
+            event(&line_at_cut("CATEGORIES:", "")),
+            event(&line_at_cut("DESCRIPTION;VALUE=TEXT:", "")),
+            card(&line_at_cut("ORG:", ""), "3.0"),
+            event(&format!(
+                "ATTENDEE;CN={}{CRAB}:mailto:a@example.test",
+                "c".repeat(62)
+            )),
+        ];
+        for bytes in &not_text {
+            assert!(sogo_null_risk(bytes), "{}", String::from_utf8_lossy(bytes));
+            assert_eq!(sogo_null_workaround(bytes), None);
+        }
+    }
+
+    #[test]
+    fn parameter_order_is_not_assumed() {
+        // In input order the emoji in X-A is at offset 26; SOGo may write X-B first,
+        // which puts it at 74.
+        let line = format!(
+            "DESCRIPTION;X-A={}{CRAB};X-B={}:plain text",
+            "a".repeat(10),
+            "b".repeat(43)
+        );
+        assert!(sogo_null_risk(&event(&line)));
+        // Attendees: SOGo may add ;RSVP=TRUE (10 units) in front of CN.
+        let attendee = format!("ATTENDEE;CN={}{CRAB}:mailto:a@example.test", "c".repeat(52));
+        assert!(sogo_null_risk(&event(&attendee)));
+        // … and PARTSTAT=NEEDS-ACTION (22 units).
+        let attendee = format!("ATTENDEE;CN={}{CRAB}:mailto:a@example.test", "c".repeat(40));
+        assert!(sogo_null_risk(&event(&attendee)));
+        let attendee = format!(
+            "ATTENDEE;PARTSTAT=ACCEPTED;CN={}{CRAB}:mailto:a@example.test",
+            "c".repeat(40)
+        );
+        assert!(!sogo_null_risk(&event(&attendee)));
+    }
+
+    #[test]
+    fn model_of_sogo_rendering() {
+        // Escapes are decoded and written back canonically.
+        assert_eq!(
+            render("description:a\\,b\\;c\\\\d\\Ne"),
+            "DESCRIPTION:a\\,b\\;c\\\\d\\ne"
+        );
+        assert_eq!(render("DESCRIPTION:a\\:b"), "DESCRIPTION:a:b");
+        // An unescaped comma separates values and is written back unescaped; empty
+        // values between commas vanish.
+        assert_eq!(render("DESCRIPTION:a, b,,c"), "DESCRIPTION:a, b,c");
+        // Parameter quotes are dropped unless needed.
+        assert_eq!(
+            render("DESCRIPTION;VALUE=\"TEXT\":x"),
+            "DESCRIPTION;VALUE=TEXT:x"
+        );
+        assert_eq!(
+            render("ATTENDEE;CN=\"Doe, J\":mailto:j@x"),
+            "ATTENDEE;CN=\"Doe, J\":mailto:j@x"
+        );
+        // Structured values lose trailing empty parts (README quirk 4).
+        assert_eq!(render("N:Smith;Søren;;;"), "N:Smith;Søren");
+        assert_eq!(
+            render("ADR;TYPE=home:;;Main St 1;Town;;;"),
+            "ADR;TYPE=home:;;Main St 1;Town"
+        );
+        // Group names are kept, names upper-cased.
+        assert_eq!(render("item1.x-abLabel:Work"), "ITEM1.X-ABLABEL:Work");
+        // Lines without content are dropped.
+        assert_eq!(sogo_render("DESCRIPTION:;;"), None);
+        assert_eq!(sogo_render("DESCRIPTION:"), None);
+    }
+
+    #[test]
+    fn bytes_sogo_does_not_read_as_utf8_lines() {
+        let line = line_at_cut("DESCRIPTION:", "");
+        let mut latin1 = event(&line);
+        latin1.extend_from_slice(b"X-JUNK:\xE9\r\n");
+        assert!(!sogo_null_risk(&latin1));
+        let cr_only = String::from_utf8(event(&line))
+            .unwrap()
+            .replace("\r\n", "\r");
+        assert!(!sogo_null_risk(cr_only.as_bytes()));
+        assert!(!sogo_null_risk(b"not calendar data at all\n"));
+        assert_eq!(sogo_null_workaround(b""), None);
+    }
 }

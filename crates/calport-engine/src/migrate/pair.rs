@@ -638,11 +638,26 @@ impl<'r, 'a> PairRun<'r, 'a> {
                 bytes.clone()
             };
             let mut workaround = None;
-            if let Some(dst) = self.destination
-                && let Some(adapted) = self.run.destination.adapt_for_write(dst, &body)
-            {
-                body = adapted.body;
-                workaround = Some(adapted.change);
+            if let Some(dst) = self.destination {
+                match self.run.destination.adapt_for_write(dst, &body) {
+                    Ok(Some(adapted)) => {
+                        body = adapted.body;
+                        workaround = Some(adapted.change);
+                    }
+                    Ok(None) => {}
+                    Err(reason) => {
+                        // Writing it would only leave a damaged copy behind.
+                        self.fail_with(
+                            &item.href,
+                            Some(&item.etag),
+                            &source_item.uid,
+                            "item",
+                            reason,
+                        )
+                        .await?;
+                        continue;
+                    }
+                }
             }
             work.push(Work {
                 item: source_item,
