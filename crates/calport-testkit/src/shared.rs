@@ -260,6 +260,9 @@ impl SharedServer {
                     .with_context(|| format!("cannot write {}", owner_file.display()))?;
                 break (run.output, env_text);
             }
+            // A failed start may leave some of what it started running (memcached, nginx
+            // ...): they are all in the script's process group.
+            kill_group(run.pgid);
             let busy = run.output.contains("already started") || run.output.contains("in use");
             if busy && !run.timed_out && Instant::now() < deadline {
                 // Somebody else started it (or holds its port) between our look and our start.
@@ -814,10 +817,14 @@ async fn lock_exclusive(path: &Path, deadline: Instant, what: &str) -> anyhow::R
             Err(TryLockError::WouldBlock) => {
                 if !announced {
                     let holder = fs::read_to_string(path).unwrap_or_default();
+                    let holder = match holder.trim() {
+                        "" => "another process",
+                        note => note,
+                    }
+                    .to_owned();
                     eprintln!(
-                        "calport-testkit: waiting for {what}: {} is locked by {}",
+                        "calport-testkit: waiting for {what}: {} is locked by {holder}",
                         path.display(),
-                        holder.trim()
                     );
                     announced = true;
                 }
@@ -889,6 +896,9 @@ fn parse_env(text: &str) -> BTreeMap<String, String> {
 
 /// The outcome of one script run.
 struct ScriptRun {
+    /// The script's PID, which is also the id of the process group that holds everything
+    /// it started (the servers too, after a successful start).
+    pgid: u32,
     success: bool,
     status: String,
     timed_out: bool,
@@ -933,11 +943,7 @@ fn run_script_blocking(
             break (Some(status), false);
         }
         if Instant::now() >= deadline {
-            // The group id is the script's PID (process_group(0)); it holds only what the
-            // script started.
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", child.id())])
-                .status();
+            kill_group(child.id());
             let _ = child.kill();
             let _ = child.wait();
             break (None, true);
@@ -948,11 +954,22 @@ fn run_script_blocking(
     let lines: Vec<&str> = text.lines().collect();
     let output = lines[lines.len().saturating_sub(OUTPUT_TAIL_LINES)..].join("\n");
     Ok(ScriptRun {
+        pgid: child.id(),
         success: status.is_some_and(|s| s.success()),
         status: status.map_or_else(|| "killed".to_owned(), |s| s.to_string()),
         timed_out,
         output,
     })
+}
+
+/// SIGKILLs the process group `pgid`: a script run with `process_group(0)` and whatever it
+/// started, nothing else.
+fn kill_group(pgid: u32) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pgid}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// Escapes text for XML character data and attribute values.

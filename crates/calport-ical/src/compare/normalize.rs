@@ -135,7 +135,7 @@ pub(crate) fn normalize_property(prop: &Property, tol: &Tolerance, vcard: bool) 
         } else {
             (param.name.clone(), param.values.clone())
         };
-        if tol.ignores_param(&pname) {
+        if tol.ignores_param(&pname) || (tol.organizer_cn && name == "ORGANIZER" && pname == "CN") {
             continue;
         }
         match params.iter_mut().find(|(n, _)| *n == pname) {

@@ -37,6 +37,10 @@ pub struct Tolerance {
     pub ignore_properties: Vec<String>,
     /// Parameters never compared (upper-case names).
     pub ignore_params: Vec<String>,
+    /// Ignore the organizer's display name (`ORGANIZER;CN=…`): SOGo replaces it with the
+    /// account's full name when the organizer is the account owner. The address itself
+    /// is still compared.
+    pub organizer_cn: bool,
     /// Properties a server may add (see [`ServerAdded`]).
     pub server_added: Vec<ServerAdded>,
     /// Ignore a vCard's `VERSION` (3.0 ↔ 4.0 conversions by CardDAV servers).
@@ -81,7 +85,9 @@ impl Default for Tolerance {
         ]);
         Self {
             ignore_properties: names(&["PRODID", "DTSTAMP", "METHOD", "X-CALPORT-ORIGIN"]),
-            ignore_params: names(&["SCHEDULE-AGENT", "SCHEDULE-STATUS"]),
+            // RSVP only asks attendees for a reply (SOGo adds RSVP=TRUE to every attendee).
+            ignore_params: names(&["SCHEDULE-AGENT", "SCHEDULE-STATUS", "RSVP"]),
+            organizer_cn: true,
             server_added,
             vcard_version: true,
             ignore_vtimezones: false,
@@ -105,6 +111,7 @@ impl Tolerance {
         Self {
             ignore_properties: Vec::new(),
             ignore_params: Vec::new(),
+            organizer_cn: false,
             server_added: Vec::new(),
             vcard_version: false,
             ignore_vtimezones: false,
@@ -141,5 +148,32 @@ impl Tolerance {
                     .as_deref()
                     .is_none_or(|v| v.eq_ignore_ascii_case(value.trim()))
         })
+    }
+}
+
+#[cfg(test)]
+mod sogo_rewrite_tests {
+    use super::Tolerance;
+
+    const SENT: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:m1\r\nDTSTART:20260105T090000Z\r\nORGANIZER;CN=Ops:mailto:ops@example.org\r\nATTENDEE;CN=Kim:mailto:kim@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
+    #[test]
+    fn rsvp_added_and_organizer_name_replaced_are_forgiven_by_default_only() {
+        let stored = SENT
+            .replace("ORGANIZER;CN=Ops", "ORGANIZER;CN=Alice Example")
+            .replace("ATTENDEE;CN=Kim", "ATTENDEE;CN=Kim;RSVP=TRUE");
+        let lenient =
+            crate::compare(SENT.as_bytes(), stored.as_bytes(), &Tolerance::default()).unwrap();
+        assert!(lenient.is_empty(), "{lenient:?}");
+        let strict =
+            crate::compare(SENT.as_bytes(), stored.as_bytes(), &Tolerance::strict()).unwrap();
+        assert_eq!(strict.len(), 2, "{strict:?}");
+        // The organizer's address is still compared.
+        let moved = SENT.replace("mailto:ops@", "mailto:other@");
+        assert!(
+            !crate::compare(SENT.as_bytes(), moved.as_bytes(), &Tolerance::default())
+                .unwrap()
+                .is_empty()
+        );
     }
 }
