@@ -151,6 +151,7 @@ pub fn detect(fp: &Fingerprint) -> Profile {
                 "sync tokens have one-second resolution: calport compares full etag listings".into(),
                 "rewrites what it stores (adds CLASS:PUBLIC, vCard 4.0 becomes 3.0, group names upper-cased): compared in meaning, not bytes".into(),
                 "a UID can exist only once per calendar (409)".into(),
+                "stores floating times (no TZID, no Z) as UTC: such events are reported as corrupted, there is no equivalent to send instead".into(),
             ];
         }
         Product::SabreDav => {
