@@ -1,34 +1,17 @@
 //! The same story against the Debian-packaged servers of `shared/servers` (SOGo 5.8,
-//! SabreDAV 1.8, DAViCal 1.1) when they run. Start one with
-//! `shared/servers/<name>.sh start`; its `<name>.env` in `$DAV_SERVERS_RUN` (default
-//! `/tmp/dav-servers-run`) tells these tests where it is. Without it they print
-//! `SKIPPED` and pass.
+//! SabreDAV 1.8, DAViCal 1.1), started through calport-testkit's `SharedServer` (which
+//! installs them from Debian's packages the first time and serialises users of their
+//! fixed ports). Without `../shared/servers` they print `SKIPPED` and pass.
 
 mod common;
 
-use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use calport_core::{CollectionKind, NewCollection, Store, StoreError};
 use calport_dav::DavStore;
+use calport_testkit::{SharedKind, SharedServer};
 use common::*;
 use url::Url;
-
-fn env_file(name: &str, prefix: &str) -> Option<HashMap<String, String>> {
-    let dir = std::env::var("DAV_SERVERS_RUN").unwrap_or_else(|_| "/tmp/dav-servers-run".into());
-    let text = std::fs::read_to_string(format!("{dir}/{name}.env")).ok()?;
-    Some(
-        text.lines()
-            .filter_map(|l| l.split_once('='))
-            .filter_map(|(k, v)| {
-                Some((
-                    k.strip_prefix(prefix)?.to_owned(),
-                    v.trim_matches('"').to_owned(),
-                ))
-            })
-            .collect(),
-    )
-}
 
 fn unique(tag: &str) -> String {
     let nanos = SystemTime::now()
@@ -47,13 +30,21 @@ async fn remove(url: &Url, user: &str, pass: &str) {
         .await;
 }
 
-async fn story(name: &str, prefix: &str, url_key: &str) {
-    let Some(env) = env_file(name, prefix) else {
-        println!("SKIPPED: {name} is not running (shared/servers/{name}.sh start)");
+async fn story(kind: SharedKind, url_key: &str) {
+    let name = format!("{kind:?}").to_lowercase();
+    // The testkit starts the server (and holds its lock, the ports are fixed) for us.
+    let Some(server) = SharedServer::start(kind).await.unwrap() else {
+        println!("SKIPPED: ../shared/servers not found (set CALPORT_SHARED_DIR)");
         return;
     };
-    let (user, pass) = (env["USER"].clone(), env["PASS"].clone());
-    let store = DavStore::new(config(&env[url_key], &user, &pass)).unwrap();
+    let env = |key: &str| {
+        server
+            .env(key)
+            .unwrap_or_else(|| panic!("{name}: no {key} in its env file"))
+            .to_owned()
+    };
+    let (user, pass) = (env("USER"), env("PASS"));
+    let store = DavStore::new(config(&env(url_key), &user, &pass)).unwrap();
     let found = store.discover().await.unwrap();
     println!(
         "{name}: discovered {} collections with {:?}; Server: {:?}; DAV: {:?}",
@@ -62,8 +53,8 @@ async fn story(name: &str, prefix: &str, url_key: &str) {
         store.server_header(),
         store.dav_capabilities()
     );
-    let cal_path = Url::parse(&env["CAL"]).unwrap().path().to_owned();
-    let book_path = Url::parse(&env["BOOK"]).unwrap().path().to_owned();
+    let cal_path = Url::parse(&env("CAL")).unwrap().path().to_owned();
+    let book_path = Url::parse(&env("BOOK")).unwrap().path().to_owned();
     let cal = found
         .iter()
         .find(|c| c.href.as_str() == cal_path)
@@ -216,7 +207,7 @@ async fn story(name: &str, prefix: &str, url_key: &str) {
     println!("{name}: new address book {new_book:?}");
     assert_eq!(new_cal.display_name.as_deref(), Some("Calport Test"));
     assert_eq!(new_book.display_name.as_deref(), Some("Calport Book"));
-    let origin = Url::parse(&env[url_key]).unwrap();
+    let origin = Url::parse(&env(url_key)).unwrap();
     remove(&origin.join(new_cal.href.as_str()).unwrap(), &user, &pass).await;
     remove(&origin.join(new_book.href.as_str()).unwrap(), &user, &pass).await;
     println!("{name}: whole story sent {:?}", store.request_stats());
@@ -224,22 +215,22 @@ async fn story(name: &str, prefix: &str, url_key: &str) {
 
 #[tokio::test]
 async fn sabredav_story() {
-    story("sabredav", "SABREDAV_", "URL").await;
+    story(SharedKind::SabreDav, "URL").await;
 }
 
 #[tokio::test]
 async fn davical_story() {
-    story("davical", "DAVICAL_", "URL").await;
+    story(SharedKind::Davical, "URL").await;
 }
 
 #[tokio::test]
 async fn sogo_story() {
-    story("sogo", "SOGO_", "URL").await;
+    story(SharedKind::Sogo, "URL").await;
 }
 
 /// Bare sogod closes every connection after one answer without saying so (README quirk
 /// 1): the retries on transport failures must carry the whole story through.
 #[tokio::test]
 async fn sogo_direct_story() {
-    story("sogo", "SOGO_", "DIRECT_URL").await;
+    story(SharedKind::Sogo, "DIRECT_URL").await;
 }
