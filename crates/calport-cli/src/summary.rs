@@ -94,6 +94,8 @@ pub fn table(report: &MigrationReport) -> String {
         "unchanged",
         "skipped",
         "failed",
+        "verified",
+        "corrupted",
     ];
     let t = &report.totals;
     let totals = [
@@ -213,4 +215,60 @@ pub fn table(report: &MigrationReport) -> String {
     }
     let _ = writeln!(out, "\nfinished in {:.1} s", report.seconds);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use calport_engine::{CorruptedItem, PairReport, PairStats};
+
+    #[test]
+    fn the_table_shows_every_count_and_lists_corrupted_items() {
+        let stats = PairStats {
+            created: 3,
+            verified: 2,
+            corrupted: 1,
+            ..PairStats::default()
+        };
+        let report = MigrationReport {
+            dry_run: false,
+            cancelled: false,
+            collections: vec![PairReport {
+                source: "Work".into(),
+                source_href: "/a/work/".into(),
+                destination: Some("Work".into()),
+                destination_href: Some("/b/work/".into()),
+                kind: "calendar".into(),
+                mapping: "created".into(),
+                note: None,
+                stats,
+                failures: Vec::new(),
+                corrupted: vec![CorruptedItem {
+                    uid: "u1".into(),
+                    source_href: "/a/work/u1.ics".into(),
+                    destination_href: "/b/work/u1.ics".into(),
+                    differences: vec!["DESCRIPTION changed".into()],
+                }],
+                workarounds: Vec::new(),
+                complete: true,
+            }],
+            totals: stats,
+            seconds: 1.0,
+            source_server: None,
+            destination_server: None,
+        };
+        let text = table(&report);
+        let header = text.lines().next().unwrap();
+        assert!(header.ends_with("failed  verified  corrupted"), "{header}");
+        let work = text.lines().nth(1).unwrap();
+        assert!(
+            work.trim_end()
+                .ends_with("3        0          0        0       0         2          1"),
+            "{work}"
+        );
+        assert!(
+            text.contains("stored WRONGLY") && text.contains("DESCRIPTION changed"),
+            "{text}"
+        );
+    }
 }
