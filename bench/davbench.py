@@ -13,6 +13,8 @@ Subcommands (each prints one JSON object on stdout unless noted; diagnostics go 
   seed-items create a collection and PUT its items one by one (servers without bulk PUT)
   raw-put    read every item of a source collection (PROPFIND + multiget, untimed), then PUT
              each into a destination collection with If-None-Match: * from N threads (timed)
+  mkcol      create an empty calendar (MKCALENDAR) or address book (extended MKCOL)
+  delete     DELETE collections (by URL, or those a calport --json report says it created)
   inventory  list collections under home paths with their item count and distinct UIDs
   figures    combine the step results into the figures block and the JSON report
 
@@ -473,6 +475,9 @@ def cmd_gen(args: argparse.Namespace) -> dict:
         cards.append(card)
     if len(set(uids)) != len(uids):
         raise SystemExit("generator produced a duplicate UID")
+    if any(MOJIBAKE_RE.search(c) for c in cards) or any(
+            MOJIBAKE_RE.search("".join(map("".join, b))) for b in [all_blocks, todo_blocks]):
+        raise SystemExit("generated text looks like mojibake: inventory could not tell them apart")
     files = {}
     if args.events:
         files["events"] = vcalendar(all_blocks, all_tzids, args.calendar_name)
@@ -699,6 +704,11 @@ def xml_escape(value: str) -> str:
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# UTF-8 read as Latin-1 and encoded again (SabreDAV 1.8's utf8_encode): a lead byte C2-F4
+# shown as a Latin-1 letter followed by a continuation byte shown as U+0080-U+00BF ("Ã¼" for
+# "ü", "áº¿" for "ế"). The generated data never contains such a pair (checked by `gen`).
+MOJIBAKE_RE = re.compile("[\u00c2-\u00f4][\u0080-\u00bf]")
+
 UID_RE = re.compile(rb"^UID(?:;[^:\r\n]*)?:(.*?)\r?$", re.M)
 
 
@@ -914,6 +924,48 @@ def args_card(path: str, card_paths: list) -> bool:
     return any(path.rstrip("/") == c.rstrip("/") for c in card_paths)
 
 
+def cmd_mkcol(args: argparse.Namespace) -> dict:
+    """Creates one empty collection (for the raw PUT measurement on a shared server)."""
+    base, path = split_url(args.url)
+    if not path.endswith("/"):
+        path += "/"
+    h = Http(base, args.user, args.password)
+    components = [c for c in args.components.split(",") if c]
+    mk_collection(h, path, args.kind == "addressbook", args.name, components, args.color)
+    members = list_members(h, path)
+    if members:
+        raise SystemExit(f"{path}: the new collection already holds {len(members)} items")
+    return {"created": path, "kind": args.kind}
+
+
+def cmd_delete(args: argparse.Namespace) -> dict:
+    """DELETEs collections: the given URLs and/or every collection a calport --json report
+    says it created (mapping "created"). A missing collection (404) is fine."""
+    urls = list(args.url)
+    if args.report:
+        report = load(args.report) or {}
+        if not args.base:
+            raise SystemExit("--report needs --base (the destination's origin)")
+        for c in report.get("collections") or []:
+            href = c.get("destination_href")
+            if c.get("mapping") == "created" and href:
+                urls.append(urllib.parse.urljoin(args.base + "/", href))
+    deleted = []
+    for url in urls:
+        base, path = split_url(url)
+        h = Http(base, args.user, args.password)
+        status, data, _ = h.request("DELETE", path)
+        if status not in (200, 204, 404):
+            raise SystemExit(f"DELETE {path}: {status} {data[:300]!r}")
+        # Some servers answer DELETE before the collection is really gone: check.
+        pstatus, _, _ = h.request("PROPFIND", path, b"", xml_headers("0"))
+        if pstatus != 404:
+            raise SystemExit(f"DELETE {path} answered {status} but PROPFIND still answers {pstatus}")
+        log(f"DELETE {path}: {status}")
+        deleted.append({"path": path, "status": status})
+    return {"deleted": deleted}
+
+
 def cmd_inventory(args: argparse.Namespace) -> dict:
     """Every collection below the given home paths: members, distinct UIDs, duplicates."""
     base = args.base
@@ -938,6 +990,11 @@ def cmd_inventory(args: argparse.Namespace) -> dict:
             members = list_members(h, path)
             bodies = multiget(h, path, members, is_card)
             uids = [item_uid(b) for b in bodies.values()]
+            null_names = sorted(m.rsplit("/", 1)[-1] for m, b in bodies.items()
+                                if b.strip() == b"(null)")
+            mojibake_names = sorted(m.rsplit("/", 1)[-1] for m, b in bodies.items()
+                                    if MOJIBAKE_RE.search(b.decode("utf-8", "replace")))
+            nulls, mojibake = len(null_names), len(mojibake_names)
             name = props.get(q(DAV, "displayname"))
             comp_set = props.get(q(CALDAV, "supported-calendar-component-set"))
             comps = [c.get("name") for c in comp_set] if comp_set is not None else []
@@ -951,14 +1008,22 @@ def cmd_inventory(args: argparse.Namespace) -> dict:
                 "uids": len(set(uids)),
                 "duplicate_uids": len(uids) - len(set(uids)),
                 "schedule_agent_client": sum(b.count(b"SCHEDULE-AGENT=CLIENT") > 0 for b in bodies.values()),
+                "null_bodies": nulls,
+                "mojibake_suspects": mojibake,
+                # resource names (unquoted) of the damaged ones, for `figures`
+                "null_names": [urllib.parse.unquote(n) for n in null_names[:1000]],
+                "mojibake_names": [urllib.parse.unquote(n) for n in mojibake_names[:1000]],
             })
     for c in out:
         comps = f" [{','.join(c['components'])}]" if c["components"] else ""
         log(f"{c['href']} ({c['displayname']}){comps}: {c['members']} items, {c['uids']} UIDs, "
-            f"{c['duplicate_uids']} duplicate UIDs")
+            f"{c['duplicate_uids']} duplicate UIDs, {c['null_bodies']} '(null)' bodies, "
+            f"{c['mojibake_suspects']} mojibake suspects")
     return {"collections": out, "items": sum(c["members"] for c in out),
             "uids": sum(c["uids"] for c in out),
-            "duplicate_uids": sum(c["duplicate_uids"] for c in out)}
+            "duplicate_uids": sum(c["duplicate_uids"] for c in out),
+            "null_bodies": sum(c["null_bodies"] for c in out),
+            "mojibake_suspects": sum(c["mojibake_suspects"] for c in out)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -1008,26 +1073,168 @@ def writes(summary: dict) -> int:
     return sum(v for k, v in by_method.items() if k.upper() in WRITE_METHODS)
 
 
+def read_text(path: str):
+    try:
+        return open(path, encoding="utf-8").read().strip() or None
+    except OSError:
+        return None
+
+
+def read_rc(path: str):
+    try:
+        return int(open(path, encoding="utf-8").read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def run_figures(d: str, n: int, items: int, rc=None) -> dict:
+    """The figures of calport run number n (run<n>.json / .time / .rc in the work dir)."""
+    summary = load(os.path.join(d, f"run{n}.json"))
+    t = time_v(os.path.join(d, f"run{n}.time"))
+    if summary is None and not t:
+        return {}
+    summary = summary or {}
+    if rc is None:
+        rc = read_rc(os.path.join(d, f"run{n}.rc"))
+    wall = t.get("elapsed_s") or summary.get("seconds")
+    collections = summary.get("collections") or []
+    corrupted = [{"uid": c.get("uid"), "source_href": c.get("source_href"),
+                  "destination_href": c.get("destination_href"),
+                  "differences": (c.get("differences") or [])[:8]}
+                 for col in collections for c in col.get("corrupted") or []]
+    workarounds = [w for col in collections for w in col.get("workarounds") or []]
+    failures = [f for col in collections for f in col.get("failures") or []]
+    changes: dict = {}
+    for w in workarounds:
+        key = re.sub(r"\[uid=[^\]]*\]", "[uid=…]", str(w.get("change", "")))
+        key = re.sub(r"U\+[0-9A-F]{4,6} \(.\)|offset \d+", "…", key)[:200]
+        changes[key] = changes.get(key, 0) + 1
+    dest_requests = ((summary.get("requests") or {}).get("destination")) or {}
+    server = summary.get("destination_server") or {}
+    return {
+        "exit_code": rc,
+        "wall_seconds": wall,
+        "reported_seconds": summary.get("seconds"),
+        "items_per_s": round(items / wall, 2) if wall and items else None,
+        "peak_rss_mb": round(t["max_rss_kb"] / 1024, 1) if "max_rss_kb" in t else None,
+        "cpu_seconds": round(t.get("user_s", 0) + t.get("sys_s", 0), 2) if t else None,
+        "ok": summary.get("ok"),
+        "totals": summary.get("totals") or {},
+        "destination_writes": writes(summary) if summary else None,
+        "destination_requests": dest_requests.get("total"),
+        "destination_by_method": dest_requests.get("by_method"),
+        "destination_retries": dest_requests.get("retries"),
+        "destination_transport_errors": dest_requests.get("transport_errors"),
+        "corrupted_count": len(corrupted),
+        "corrupted": corrupted,
+        "workarounds_count": len(workarounds),
+        "workaround_changes": changes,
+        "workarounds": workarounds[:5000],
+        "failures_count": len(failures),
+        "failures": failures[:5000],
+        "destination_server": server,
+        "requests": summary.get("requests"),
+    }
+
+
+def damage_check(d: str, manifest: dict, raw_inv: dict, r1: dict):
+    """What the server damaged when it got the original bytes (raw PUT: '(null)' bodies,
+    mojibake) against what calport did about those items in its verified run: adapted
+    (workaround), refused, reported corrupted, or nothing (a miss would be a silent loss
+    had verification not caught it)."""
+    if not raw_inv.get("collections"):
+        return None
+    names = {}
+    for key, card in (("events", False), ("todos", False), ("contacts", True)):
+        path = (manifest.get("files") or {}).get(key)
+        if path and os.path.exists(path):
+            for body in split_items(open(path, "rb").read(), card):
+                uid = item_uid(body.encode())
+                names[resource_name(uid, card)] = uid
+    damaged = {}
+    for c in raw_inv["collections"]:
+        for kind in ("null", "mojibake"):
+            for n in c.get(f"{kind}_names") or []:
+                damaged[names.get(n, n)] = kind
+    adapted = {w.get("uid") for w in r1.get("workarounds") or []}
+    if (r1.get("workarounds_count") or 0) > len(r1.get("workarounds") or []):
+        adapted = None  # the list was capped: no comparison
+    refused = {f.get("uid") for f in r1.get("failures") or []}
+    corrupted = {c.get("uid") for c in r1.get("corrupted") or []}
+    out = {"raw_damaged": len(damaged),
+           "raw_null": sum(v == "null" for v in damaged.values()),
+           "raw_mojibake": sum(v == "mojibake" for v in damaged.values())}
+    if adapted is not None:
+        handled = adapted | refused | corrupted
+        out.update({
+            "damaged_and_adapted": len(set(damaged) & adapted),
+            "damaged_and_refused": len(set(damaged) & refused),
+            "damaged_and_reported_corrupted": len(set(damaged) & corrupted),
+            "damaged_not_handled": sorted(set(damaged) - handled)[:50],
+            "adapted_but_raw_intact": sorted(adapted - set(damaged))[:50],
+            "refused_but_raw_intact": sorted(refused - set(damaged))[:50],
+        })
+    return out
+
+
 def cmd_figures(args: argparse.Namespace) -> dict:
     d = args.dir
     manifest = load(os.path.join(d, "data", "manifest.json")) or {}
     seed = load(os.path.join(d, "seed.json")) or {}
     raw = load(os.path.join(d, "raw.json")) or {}
-    run1 = load(os.path.join(d, "run1.json")) or {}
-    run2 = load(os.path.join(d, "run2.json")) or {}
-    t1 = time_v(os.path.join(d, "run1.time"))
-    t2 = time_v(os.path.join(d, "run2.time"))
     inv = load(os.path.join(d, "inventory.json")) or {}
+    inv_nv = load(os.path.join(d, "inventory-noverify.json")) or {}
     items = int(manifest.get("events", 0)) + int(manifest.get("contacts", 0)) + int(
         manifest.get("todos", 0))
-    wall1 = t1.get("elapsed_s") or run1.get("seconds")
-    calport_rate = items / wall1 if wall1 else None
+    r1 = run_figures(d, 1, items, args.rc1)   # migrate, verification on (the default)
+    r2 = run_figures(d, 2, items, args.rc2)   # the same again: nothing to do
+    r3 = run_figures(d, 3, items)             # migrate --no-verify into a fresh destination
+    r4 = run_figures(d, 4, items)             # the same again, verification on
     raw_rate = raw.get("items_per_s")
-    totals = run1.get("totals") or {}
+
+    def ratio(run: dict):
+        rate = run.get("items_per_s")
+        return round(100 * rate / raw_rate, 1) if rate and raw_rate else None
+
+    def pct(v: dict, nv: dict):
+        if v.get("wall_seconds") and nv.get("wall_seconds"):
+            return round(100 * (v["wall_seconds"] - nv["wall_seconds"]) / nv["wall_seconds"], 1)
+        return None
+
+    overhead = pct(r1, r3)
+    # Further verify / --no-verify pairs (REPEAT > 1): run-v<k> and run-nv<k>.
+    pairs = [{"pair": 1, "verify_s": r1.get("wall_seconds"), "no_verify_s": r3.get("wall_seconds"),
+              "overhead_pct": overhead, "order": "verify first"}] if r3 else []
+    k = 2
+    while os.path.exists(os.path.join(d, f"run-v{k}.json")) or os.path.exists(
+            os.path.join(d, f"run-nv{k}.json")):
+        v, nv = run_figures(d, f"-v{k}", items), run_figures(d, f"-nv{k}", items)
+        pairs.append({"pair": k, "verify_s": v.get("wall_seconds"),
+                      "no_verify_s": nv.get("wall_seconds"), "overhead_pct": pct(v, nv),
+                      "order": "no-verify first" if k % 2 == 0 else "verify first",
+                      "verify_exit": v.get("exit_code"), "no_verify_exit": nv.get("exit_code"),
+                      "verify_corrupted": (v.get("totals") or {}).get("corrupted")})
+        k += 1
+
+    def median(values: list):
+        values = sorted(x for x in values if x is not None)
+        if not values:
+            return None
+        mid = len(values) // 2
+        return values[mid] if len(values) % 2 else round((values[mid - 1] + values[mid]) / 2, 2)
+
+    overhead_median = median([p["overhead_pct"] for p in pairs]) if len(pairs) > 1 else None
+    inv_keys = ("items", "uids", "duplicate_uids", "null_bodies", "mojibake_suspects")
+    damage = damage_check(d, manifest, load(os.path.join(d, "inventory-raw.json")) or {}, r1)
+    server = r1.get("destination_server") or {}
     figures = {
         "timestamp": args.timestamp,
         "destination": args.dest,
+        "destination_server": server.get("product") or server,
         "concurrency": args.concurrency,
+        "cpus": os.cpu_count(),
+        "loadavg_start": read_text(os.path.join(d, "loadavg.start")),
+        "loadavg_end": read_text(os.path.join(d, "loadavg.end")),
         "seed": manifest.get("seed"),
         "events": manifest.get("events"),
         "contacts": manifest.get("contacts"),
@@ -1036,32 +1243,31 @@ def cmd_figures(args: argparse.Namespace) -> dict:
         "data_bytes": manifest.get("bytes"),
         "source_seed_seconds": seed.get("seconds"),
         "raw_put": {k: raw.get(k) for k in ("items", "ok", "seconds", "items_per_s", "bytes")},
-        "calport": {
-            "exit_code": args.rc1,
-            "wall_seconds": wall1,
-            "reported_seconds": run1.get("seconds"),
-            "items_per_s": round(calport_rate, 2) if calport_rate else None,
-            "peak_rss_mb": round(t1["max_rss_kb"] / 1024, 1) if "max_rss_kb" in t1 else None,
-            "cpu_seconds": round(t1.get("user_s", 0) + t1.get("sys_s", 0), 2) if t1 else None,
-            "totals": totals,
-            "requests": run1.get("requests"),
-        },
-        "ratio_calport_vs_raw_pct": round(100 * calport_rate / raw_rate, 1)
-        if calport_rate and raw_rate else None,
-        "noop": {
-            "exit_code": args.rc2,
-            "wall_seconds": t2.get("elapsed_s") or run2.get("seconds"),
-            "reported_seconds": run2.get("seconds"),
-            "destination_writes": writes(run2) if run2 else None,
-            "peak_rss_mb": round(t2["max_rss_kb"] / 1024, 1) if "max_rss_kb" in t2 else None,
-            "totals": run2.get("totals"),
-            "requests": run2.get("requests"),
-        },
-        "destination_inventory": {k: inv.get(k) for k in ("items", "uids", "duplicate_uids")},
+        "raw_put_errors": [e for c in raw.get("collections") or [] for e in c.get("errors") or []],
+        "server_damage_check": damage,
+        "calport": r1,
+        "ratio_calport_vs_raw_pct": ratio(r1),
+        "calport_no_verify": r3 or None,
+        "ratio_calport_no_verify_vs_raw_pct": ratio(r3) if r3 else None,
+        "verify_overhead_pct": overhead,
+        "verify_overhead_target_pct": 15,
+        "verify_pairs": pairs,
+        "verify_overhead_median_pct": overhead_median,
+        "verify_wall_median_s": median([p["verify_s"] for p in pairs]) if len(pairs) > 1 else None,
+        "no_verify_wall_median_s": median([p["no_verify_s"] for p in pairs])
+        if len(pairs) > 1 else None,
+        "noop": {k: r2.get(k) for k in (
+            "exit_code", "wall_seconds", "reported_seconds", "destination_writes", "peak_rss_mb",
+            "totals", "requests")},
+        "rerun_after_no_verify": {k: r4.get(k) for k in (
+            "exit_code", "wall_seconds", "destination_writes", "totals", "corrupted_count",
+            "corrupted", "workarounds_count", "destination_by_method")} if r4 else None,
+        "destination_inventory": {k: inv.get(k) for k in inv_keys},
+        "destination_inventory_no_verify": {k: inv_nv.get(k) for k in inv_keys} if inv_nv else None,
     }
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(figures, f, indent=2)
+        json.dump(figures, f, indent=2, ensure_ascii=False)
 
     def fmt(v, unit="", digits=1):
         if v is None:
@@ -1070,26 +1276,102 @@ def cmd_figures(args: argparse.Namespace) -> dict:
             return f"{v:.{digits}f}{unit}"
         return f"{v}{unit}"
 
-    c, n = figures["calport"], figures["noop"]
+    def two(label: str, a: str, b: str) -> str:
+        return f"{label:<19}{a:<30}{b if r3 else ''}".rstrip()
+
+    def counts(run: dict) -> tuple:
+        t = run.get("totals") or {}
+        return (f"{t.get('created', 'n/a')} / {t.get('failed', 'n/a')}",
+                f"{t.get('verified', 'n/a')} / {t.get('corrupted', 'n/a')}")
+
+    c1, v1 = counts(r1)
+    c3, v3 = counts(r3)
+    n = r2
+    ov = "n/a" if overhead is None else f"{overhead:+.1f} %"
+    verdict = "" if overhead is None else ("  (target < 15 %: met)" if overhead < 15
+                                           else "  (target < 15 %: MISSED)")
+    product = server.get("product") if isinstance(server, dict) else None
     block = [
         "",
         "==================== calport migrate benchmark ====================",
-        f"destination        {args.dest} (concurrency {args.concurrency}, seed {figures['seed']})",
+        f"destination        {args.dest}{f' ({product})' if product else ''}, concurrency "
+        f"{args.concurrency}, seed {figures['seed']}",
         f"items              {items} ({figures['events']} events, {figures['contacts']} contacts)",
+        f"machine            {figures['cpus']} CPUs, load average at start / end: "
+        f"{' '.join((figures['loadavg_start'] or 'n/a').split()[:3])} / "
+        f"{' '.join((figures['loadavg_end'] or 'n/a').split()[:3])}",
         f"source seeding     {fmt(figures['source_seed_seconds'], ' s')} (Radicale whole-collection PUT)",
         f"raw PUT            {fmt(raw.get('seconds'), ' s')}  ->  {fmt(raw_rate, ' items/s')}"
         f"  ({raw.get('ok')}/{raw.get('items')} ok)",
-        f"calport wall time  {fmt(c['wall_seconds'], ' s')}  ->  {fmt(calport_rate, ' items/s')}"
-        f"  (exit {c['exit_code']}, reported {fmt(c['reported_seconds'], ' s')})",
-        f"calport / raw      {fmt(figures['ratio_calport_vs_raw_pct'], ' %')}",
-        f"peak RSS           {fmt(c['peak_rss_mb'], ' MB')}  (cpu {fmt(c['cpu_seconds'], ' s', 2)})",
-        f"created / failed   {totals.get('created', 'n/a')} / {totals.get('failed', 'n/a')}"
-        f"  (updated {totals.get('updated', 'n/a')}, unchanged {totals.get('unchanged', 'n/a')},"
-        f" skipped {totals.get('skipped', 'n/a')})",
-        f"no-op re-run       {fmt(n['wall_seconds'], ' s', 2)}, destination writes "
-        f"{fmt(n['destination_writes'])} (exit {n['exit_code']})",
-        f"destination holds  {inv.get('items', 'n/a')} items, {inv.get('uids', 'n/a')} UIDs, "
-        f"{inv.get('duplicate_uids', 'n/a')} duplicate UIDs",
+        two("calport migrate", "verify (default)", "--no-verify"),
+        two("  wall time", f"{fmt(r1.get('wall_seconds'), ' s')}  (exit {fmt(r1.get('exit_code'))})",
+            f"{fmt(r3.get('wall_seconds'), ' s')}  (exit {fmt(r3.get('exit_code'))})"),
+        two("  items/s", fmt(r1.get("items_per_s"), ""), fmt(r3.get("items_per_s"), "")),
+        two("  vs raw PUT", fmt(figures["ratio_calport_vs_raw_pct"], " %"),
+            fmt(figures["ratio_calport_no_verify_vs_raw_pct"], " %")),
+        two("  peak RSS", f"{fmt(r1.get('peak_rss_mb'), ' MB')} (cpu {fmt(r1.get('cpu_seconds'), ' s')})",
+            f"{fmt(r3.get('peak_rss_mb'), ' MB')} (cpu {fmt(r3.get('cpu_seconds'), ' s')})"),
+        two("  created / failed", c1, c3),
+        two("  verified / corr.", v1, v3),
+        two("  workarounds", fmt(r1.get("workarounds_count")), fmt(r3.get("workarounds_count"))),
+        two("  dest. requests", fmt(r1.get("destination_requests")),
+            fmt(r3.get("destination_requests"))),
+        f"verify overhead    {ov}{verdict if overhead_median is None else ' (pair 1)'}",
+    ]
+    if overhead_median is not None:
+        med_verdict = "met" if overhead_median < 15 else "MISSED"
+        block.append(
+            f"  median of {len(pairs)} pairs {overhead_median:+.1f} % (target < 15 %: "
+            f"{med_verdict}); verify/no-verify s: "
+            + ", ".join(f"{fmt(p['verify_s'], '', 2)}/{fmt(p['no_verify_s'], '', 2)}"
+                        for p in pairs))
+    block += [
+        f"no-op re-run       {fmt(n.get('wall_seconds'), ' s', 2)}, destination writes "
+        f"{fmt(n.get('destination_writes'))} (exit {fmt(n.get('exit_code'))})",
+    ]
+    if r4:
+        t4 = r4.get("totals") or {}
+        block.append(
+            f"re-run after --no-verify (verify on): {fmt(r4.get('wall_seconds'), ' s', 2)}, "
+            f"destination writes {fmt(r4.get('destination_writes'))}, corrupted "
+            f"{t4.get('corrupted', 'n/a')} (exit {fmt(r4.get('exit_code'))})")
+
+    def inv_line(label: str, i: dict) -> str:
+        return (f"{label:<19}{i.get('items', 'n/a')} items, {i.get('uids', 'n/a')} UIDs, "
+                f"{i.get('duplicate_uids', 'n/a')} duplicate UIDs, {i.get('null_bodies', 'n/a')} "
+                f"'(null)', {i.get('mojibake_suspects', 'n/a')} mojibake")
+
+    if damage:
+        line = (f"server damage      raw PUT (original bytes): {damage['raw_null']} '(null)', "
+                f"{damage['raw_mojibake']} mojibake")
+        if "damaged_and_adapted" in damage:
+            line += (f"; calport adapted {damage['damaged_and_adapted']}, refused "
+                     f"{damage['damaged_and_refused']}, reported "
+                     f"{damage['damaged_and_reported_corrupted']}, missed "
+                     f"{len(damage['damaged_not_handled'])}; adapted/refused although the raw "
+                     f"copy was intact: {len(damage['adapted_but_raw_intact'])}/"
+                     f"{len(damage['refused_but_raw_intact'])}")
+        block.append(line)
+    if figures["raw_put_errors"]:
+        block.append(f"raw PUT errors     {'; '.join(e[:120] for e in figures['raw_put_errors'][:3])}")
+    block.append(inv_line("destination holds", inv))
+    if inv_nv:
+        block.append(inv_line("  no-verify dest.", inv_nv))
+    for label, run in (("verify run", r1), ("no-op re-run", r2)):
+        if run.get("corrupted"):
+            block.append(f"corrupted items ({label}): {len(run['corrupted'])}, e.g.")
+            for c in run["corrupted"][:3]:
+                first = (c.get("differences") or ["?"])[0]
+                block.append(f"  {c.get('uid')}: {first[:150]}")
+        if run.get("failures"):
+            block.append(f"failed items ({label}): {run['failures_count']}, e.g.")
+            for f in run["failures"][:3]:
+                block.append(f"  {f.get('uid')}: {str(f.get('reason'))[:150]}")
+    if r1.get("workaround_changes"):
+        block.append("workarounds (verify run):")
+        for change, count in sorted(r1["workaround_changes"].items(), key=lambda kv: -kv[1])[:5]:
+            block.append(f"  {count} x {change[:220]}")
+    block += [
         f"report             {args.out}",
         "===================================================================",
     ]
@@ -1166,6 +1448,22 @@ def main() -> None:
     r.add_argument("--dst-password", default="alicepw")
     r.add_argument("--concurrency", type=int, default=8)
 
+    m = sub.add_parser("mkcol")
+    m.add_argument("--url", required=True, help="the collection to create")
+    m.add_argument("--user", default="alice")
+    m.add_argument("--password", default="alicepw")
+    m.add_argument("--kind", choices=["calendar", "addressbook"], required=True)
+    m.add_argument("--name", required=True)
+    m.add_argument("--components", default="")
+    m.add_argument("--color", default="")
+
+    de = sub.add_parser("delete")
+    de.add_argument("--url", action="append", default=[], help="a collection to delete")
+    de.add_argument("--report", help="a calport --json summary: delete the collections it created")
+    de.add_argument("--base", help="origin the report's hrefs are relative to")
+    de.add_argument("--user", default="alice")
+    de.add_argument("--password", default="alicepw")
+
     i = sub.add_parser("inventory")
     i.add_argument("--base", required=True)
     i.add_argument("--home", action="append", required=True)
@@ -1190,6 +1488,7 @@ def main() -> None:
         "gen": cmd_gen, "validate": cmd_validate, "free-port": cmd_free_port, "wait": cmd_wait,
         "seed": cmd_seed, "seed-items": cmd_seed_items, "raw-put": cmd_raw_put,
         "inventory": cmd_inventory, "figures": cmd_figures, "rusage": cmd_rusage,
+        "mkcol": cmd_mkcol, "delete": cmd_delete,
     }
     result = handlers[args.cmd](args)
     if result is not None:

@@ -118,7 +118,8 @@ start_server() {
             ;;
         *) die "unknown server kind $kind" ;;
         esac
-        PYTHONUNBUFFERED=1 "$VENV/bin/$kind" "${args[@]}" </dev/null >"$dir/server.log" 2>&1 &
+        # fds 8 and 9 may hold bench/migrate.sh's flocks: the server must not inherit them.
+        PYTHONUNBUFFERED=1 "$VENV/bin/$kind" "${args[@]}" </dev/null >"$dir/server.log" 2>&1 8>&- 9>&- &
         pid=$!
         SERVER_PIDS+=("$pid")
         local ready=1 probe
@@ -159,12 +160,13 @@ build_calport() {
     [ -x "$CALPORT" ] || die "$CALPORT missing after the build"
 }
 
-# write_migrate_toml FILE SRC_URL DST_URL CONCURRENCY: passwords come from the environment
-# variables CALPORT_BENCH_SRC_PASSWORD / CALPORT_BENCH_DST_PASSWORD, never from the file.
+# write_migrate_toml FILE SRC_URL DST_URL CONCURRENCY [DST_USER]: passwords come from the
+# environment variables CALPORT_BENCH_SRC_PASSWORD / CALPORT_BENCH_DST_PASSWORD, never from
+# the file. DST_USER defaults to $DAV_USER (the source's user).
 write_migrate_toml() {
-    local file="$1" src="$2" dst="$3" concurrency="$4"
+    local file="$1" src="$2" dst="$3" concurrency="$4" dst_user="${5:-$DAV_USER}"
     cat >"$file" <<EOF
-# Written by ${0##*/}: a local Radicale (source) and a local Xandikos (destination).
+# Written by ${0##*/}: a local Radicale (source) and a local DAV server (destination).
 [source]
 url = "$src"
 username = "$DAV_USER"
@@ -172,12 +174,12 @@ password_env = "CALPORT_BENCH_SRC_PASSWORD"
 
 [destination]
 url = "$dst"
-username = "$DAV_USER"
+username = "$dst_user"
 password_env = "CALPORT_BENCH_DST_PASSWORD"
 
 [options]
 concurrency = $concurrency
-# Both test servers slow down as a collection grows (< 1 PUT/s at 10 000 items).
+# Radicale and Xandikos slow down as a collection grows (< 1 PUT/s at 10 000 items).
 timeout_seconds = 600
 EOF
 }

@@ -91,7 +91,7 @@ impl Default for OptionsFile {
             concurrency: 8,
             timeout_seconds: 120,
             retries: 4,
-            batch_size: 50,
+            batch_size: 200,
             suppress_invitations: true,
             verify: true,
             state: None,

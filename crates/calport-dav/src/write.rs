@@ -47,7 +47,7 @@ pub(crate) async fn create(
             status: 0,
             reason: format!("cannot build a URL for {name:?}: {e}"),
         })?;
-    if look_first && etag_of(client, &url).await.is_some() {
+    if look_first && exists(client, &url).await? {
         // The server ignores If-None-Match (SOGo): find out ourselves. A create racing
         // with another client between the look and the PUT can still overwrite.
         return Err(StoreError::PreconditionFailed {
@@ -130,6 +130,26 @@ pub(crate) async fn delete(client: &Client, url: Url, expected: &Etag) -> Result
 }
 
 /// The current etag of one resource by a Depth 0 PROPFIND; `None` when it cannot be had.
+/// Whether something lives at `url` (PROPFIND Depth 0): for servers that ignore
+/// `If-None-Match`. A failed look is an error, never "absent": writing blind could
+/// overwrite.
+async fn exists(client: &Client, url: &Url) -> Result<bool, StoreError> {
+    let req = DavRequest::new(methods::propfind(), url.clone())
+        .depth("0")
+        .xml(xml::propfind_etag());
+    let resp = client.send(&req).await?;
+    match resp.code() {
+        404 | 410 => Ok(false),
+        207 => Ok(resp
+            .multistatus()?
+            .responses
+            .iter()
+            .any(|r| r.prop_text(DAV, "getetag").is_some())),
+        200..=299 => Ok(true),
+        _ => Err(status_error("PROPFIND", url.path(), &resp)),
+    }
+}
+
 pub(crate) async fn etag_of(client: &Client, url: &Url) -> Option<Etag> {
     let req = DavRequest::new(methods::propfind(), url.clone())
         .depth("0")
@@ -140,12 +160,12 @@ pub(crate) async fn etag_of(client: &Client, url: &Url) -> Option<Etag> {
             tracing::debug!(
                 href = url.path(),
                 status = resp.code(),
-                "no etag after write"
+                "cannot read the etag"
             );
             return None;
         }
         Err(e) => {
-            tracing::debug!(href = url.path(), error = %e, "no etag after write");
+            tracing::debug!(href = url.path(), error = %e, "cannot read the etag");
             return None;
         }
     };

@@ -70,7 +70,7 @@ impl Default for MigrateOptions {
             create_collections: true,
             dry_run: false,
             concurrency: 8,
-            batch_size: 50,
+            batch_size: 200,
             schedule_agent_client: true,
             verify: true,
         }

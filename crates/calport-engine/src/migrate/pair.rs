@@ -171,18 +171,20 @@ impl<'r, 'a> PairRun<'r, 'a> {
             self.learn_destination_members(&unknown_dst).await?;
         }
 
-        // Fetch the next batch from the source while the current one is written.
+        // Three things overlap: writing batch N, fetching batch N+1 from the source, and
+        // reading back batch N-1 from the destination to verify it.
         let batch = self.run.options.batch_size.max(1);
         let ordered: Vec<ItemRef> = candidates.into_iter().collect();
         let chunks: Vec<&[ItemRef]> = ordered.chunks(batch).collect();
-        let (run, source) = (self.run, self.source);
+        let (run, source, destination) = (self.run, self.source, self.destination);
         let mut pending = match chunks.first() {
             Some(first) => Some(fetch_source(run, source, first).await?),
             None => None,
         };
+        let mut unverified: Vec<(Work, SideState)> = Vec::new();
         for (i, chunk) in chunks.iter().enumerate() {
             if self.run.cancelled() {
-                return Ok(false);
+                break;
             }
             let Some(fetched) = pending.take() else { break };
             let next = chunks.get(i + 1);
@@ -192,9 +194,18 @@ impl<'r, 'a> PairRun<'r, 'a> {
                     None => None,
                 }
             };
-            let (done, prefetched) = futures::join!(self.transfer_chunk(chunk, fetched), prefetch);
-            done?;
+            let previous = std::mem::take(&mut unverified);
+            let readback = read_back(run, destination, &previous);
+            let (landed, prefetched, readback) =
+                futures::join!(self.transfer_chunk(chunk, fetched), prefetch, readback);
+            self.apply_verdicts(previous, readback?).await?;
+            unverified = landed?;
             pending = prefetched.transpose()?;
+        }
+        let readback = read_back(run, destination, &unverified).await?;
+        self.apply_verdicts(unverified, readback).await?;
+        if self.run.cancelled() {
+            return Ok(false);
         }
 
         if let (Some(pair_id), false) = (self.pair_id, self.dry()) {
@@ -395,7 +406,7 @@ impl<'r, 'a> PairRun<'r, 'a> {
         &mut self,
         hrefs: &[ItemRef],
         fetched: Vec<Result<FetchedItem, (ItemRef, StoreError)>>,
-    ) -> Result<(), EngineError> {
+    ) -> Result<Vec<(Work, SideState)>, EngineError> {
         let mut seen: HashSet<ItemRef> = HashSet::new();
         let mut work: Vec<Work> = Vec::new();
         for result in fetched {
@@ -421,13 +432,13 @@ impl<'r, 'a> PairRun<'r, 'a> {
             for w in &work {
                 self.count(outcome_of_plan(&w.action), 1);
             }
-            return Ok(());
+            return Ok(Vec::new());
         };
         if self.dry() {
             for w in &work {
                 self.count(outcome_of_plan(&w.action), 1);
             }
-            return Ok(());
+            return Ok(Vec::new());
         }
 
         let destination = self.run.destination;
@@ -480,46 +491,23 @@ impl<'r, 'a> PairRun<'r, 'a> {
             }
         }
         drop(results);
-        if self.run.options.verify && !landed.is_empty() {
-            self.verify(dst, landed).await?;
+        if !self.run.options.verify {
+            landed.clear();
         }
-        Ok(())
+        Ok(landed)
     }
 
-    /// Reads back what the destination stored for each written item and compares it in
-    /// meaning with what was sent. Verified items get the stored etag in the status;
-    /// corrupted ones are reported with the differences and recorded as failures, so the
-    /// next run writes them again.
-    async fn verify(
+    /// Judges the read-back of written items: verified items get the stored etag in the
+    /// status; corrupted ones are reported with the differences and marked, so the next
+    /// run writes them again.
+    async fn apply_verdicts(
         &mut self,
-        dst: &CollectionInfo,
         landed: Vec<(Work, SideState)>,
+        readback: Option<HashMap<ItemRef, Result<FetchedItem, StoreError>>>,
     ) -> Result<(), EngineError> {
-        let hrefs: Vec<ItemRef> = landed.iter().map(|(_, side)| side.href.clone()).collect();
-        let fetched = match self.run.destination.fetch(dst, &hrefs).await {
-            Ok(fetched) => fetched,
-            Err(err) if err.class() == ErrorClass::Fatal => {
-                return Err(EngineError::Destination(err));
-            }
-            Err(err) => {
-                self.run.progress.note(&format!(
-                    "cannot read back {} written items to verify them: {err}",
-                    hrefs.len()
-                ));
-                return Ok(());
-            }
+        let Some(mut stored) = readback else {
+            return Ok(());
         };
-        let mut stored: HashMap<ItemRef, Result<FetchedItem, StoreError>> = HashMap::new();
-        for result in fetched {
-            match result {
-                Ok(item) => {
-                    stored.insert(item.href.clone(), Ok(item));
-                }
-                Err((href, err)) => {
-                    stored.insert(href, Err(err));
-                }
-            }
-        }
         for (w, side) in landed {
             let verdict = match stored.remove(&side.href) {
                 Some(Ok(copy)) => judge(&w.original, &copy),
@@ -794,4 +782,41 @@ async fn fetch_source(
         }
     }
     Ok(results)
+}
+
+/// Reads back written items from the destination, for verification. `None` when there
+/// is nothing to read or the read-back failed (the items then stay unverified; a note
+/// says so).
+async fn read_back(
+    run: &Migration<'_>,
+    destination: Option<&CollectionInfo>,
+    landed: &[(Work, SideState)],
+) -> Result<Option<HashMap<ItemRef, Result<FetchedItem, StoreError>>>, EngineError> {
+    let Some(dst) = destination.filter(|_| !landed.is_empty()) else {
+        return Ok(None);
+    };
+    let hrefs: Vec<ItemRef> = landed.iter().map(|(_, side)| side.href.clone()).collect();
+    let fetched = match run.destination.fetch(dst, &hrefs).await {
+        Ok(fetched) => fetched,
+        Err(err) if err.class() == ErrorClass::Fatal => return Err(EngineError::Destination(err)),
+        Err(err) => {
+            run.progress.note(&format!(
+                "cannot read back {} written items to verify them: {err}",
+                hrefs.len()
+            ));
+            return Ok(None);
+        }
+    };
+    let mut stored = HashMap::with_capacity(fetched.len());
+    for result in fetched {
+        match result {
+            Ok(item) => {
+                stored.insert(item.href.clone(), Ok(item));
+            }
+            Err((href, err)) => {
+                stored.insert(href, Err(err));
+            }
+        }
+    }
+    Ok(Some(stored))
 }
