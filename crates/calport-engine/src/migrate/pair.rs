@@ -1,11 +1,14 @@
 //! The work on one collection pair: listings, planning, transfer.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::Ordering;
+use std::collections::{HashMap, HashSet, VecDeque};
 
-use calport_core::{Changes, CollectionInfo, ErrorClass, Etag, FetchedItem, ItemRef, StoreError};
+use calport_core::{
+    Changes, CollectionInfo, ErrorClass, Etag, FetchedItem, ItemRef, Store, StoreError,
+};
 use calport_state::{FailureRecord, ItemStatus, SideState};
 use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
 
 use super::items::{ParsedMember, parse_member, prepare_body};
 use super::known::Known;
@@ -171,39 +174,65 @@ impl<'r, 'a> PairRun<'r, 'a> {
             self.learn_destination_members(&unknown_dst).await?;
         }
 
-        // Three things overlap: writing batch N, fetching batch N+1 from the source, and
-        // reading back batch N-1 from the destination to verify it.
+        // One continuous pipeline: up to `concurrency` writes are always in flight, the
+        // next round of source members is fetched (and planned) before the queue runs dry,
+        // and written items are read back and verified in rounds meanwhile. No round
+        // waits for the slowest write of the one before.
         let batch = self.run.options.batch_size.max(1);
+        let concurrency = self.run.options.concurrency.max(1);
         let ordered: Vec<ItemRef> = candidates.into_iter().collect();
-        let chunks: Vec<&[ItemRef]> = ordered.chunks(batch).collect();
+        let mut rounds = ordered.chunks(batch);
         let (run, source, destination) = (self.run, self.source, self.destination);
-        let mut pending = match chunks.first() {
-            Some(first) => Some(fetch_source(run, source, first).await?),
-            None => None,
-        };
-        let mut unverified: Vec<(Work, SideState)> = Vec::new();
-        for (i, chunk) in chunks.iter().enumerate() {
-            if self.run.cancelled() {
-                break;
-            }
-            let Some(fetched) = pending.take() else { break };
-            let next = chunks.get(i + 1);
-            let prefetch = async {
-                match next {
-                    Some(next) => Some(fetch_source(run, source, next).await),
-                    None => None,
+        let mut queue: VecDeque<Work> = VecDeque::new();
+        let mut in_flight = FuturesUnordered::new();
+        let mut fetching: Option<(&[ItemRef], BoxFuture<'_, FetchResult>)> = None;
+        let mut reading: Option<(Vec<Written>, BoxFuture<'_, ReadBack>)> = None;
+        let mut written: Vec<Written> = Vec::new();
+        loop {
+            let stopping = self.run.cancelled();
+            if !stopping {
+                while in_flight.len() < concurrency {
+                    let Some(w) = queue.pop_front() else { break };
+                    in_flight.push(write(run.destination, destination, w));
                 }
-            };
-            let previous = std::mem::take(&mut unverified);
-            let readback = read_back(run, destination, &previous);
-            let (landed, prefetched, readback) =
-                futures::join!(self.transfer_chunk(chunk, fetched), prefetch, readback);
-            self.apply_verdicts(previous, readback?).await?;
-            unverified = landed?;
-            pending = prefetched.transpose()?;
+                if fetching.is_none()
+                    && queue.len() < concurrency
+                    && let Some(round) = rounds.next()
+                {
+                    fetching = Some((round, Box::pin(fetch_source(run, source, round))));
+                }
+            }
+            if reading.is_none()
+                && !written.is_empty()
+                && (written.len() >= batch || (in_flight.is_empty() && fetching.is_none()))
+            {
+                let items = std::mem::take(&mut written);
+                let hrefs: Vec<ItemRef> = items.iter().map(|(_, side)| side.href.clone()).collect();
+                reading = Some((items, Box::pin(read_back(run, destination, hrefs))));
+            }
+            if in_flight.is_empty() && fetching.is_none() && reading.is_none() {
+                if stopping || (queue.is_empty() && written.is_empty()) {
+                    break;
+                }
+                continue;
+            }
+            tokio::select! {
+                Some((w, result)) = in_flight.next(), if !in_flight.is_empty() => {
+                    if let Some(landed) = self.handle_write(w, result).await? {
+                        written.push(landed);
+                    }
+                }
+                fetched = async { fetching.as_mut().expect("guarded").1.as_mut().await }, if fetching.is_some() => {
+                    let (round, _) = fetching.take().expect("guarded");
+                    let work = self.plan_fetched(round, fetched?).await?;
+                    queue.extend(work);
+                }
+                stored = async { reading.as_mut().expect("guarded").1.as_mut().await }, if reading.is_some() => {
+                    let (items, _) = reading.take().expect("guarded");
+                    self.apply_verdicts(items, stored?).await?;
+                }
+            }
         }
-        let readback = read_back(run, destination, &unverified).await?;
-        self.apply_verdicts(unverified, readback).await?;
         if self.run.cancelled() {
             return Ok(false);
         }
@@ -402,11 +431,13 @@ impl<'r, 'a> PairRun<'r, 'a> {
         Ok(())
     }
 
-    async fn transfer_chunk(
+    /// Plans the items of fetched source members; returns the writes to make (none in a
+    /// dry run, where the plan is only counted).
+    async fn plan_fetched(
         &mut self,
         hrefs: &[ItemRef],
         fetched: Vec<Result<FetchedItem, (ItemRef, StoreError)>>,
-    ) -> Result<Vec<(Work, SideState)>, EngineError> {
+    ) -> Result<Vec<Work>, EngineError> {
         let mut seen: HashSet<ItemRef> = HashSet::new();
         let mut work: Vec<Work> = Vec::new();
         for result in fetched {
@@ -426,75 +457,56 @@ impl<'r, 'a> PairRun<'r, 'a> {
         for href in hrefs.iter().filter(|h| !seen.contains(*h)) {
             self.clear_failures(href).await?;
         }
-
-        let Some(dst) = self.destination else {
-            // Dry run into a collection that does not exist yet: everything is a create.
-            for w in &work {
-                self.count(outcome_of_plan(&w.action), 1);
-            }
-            return Ok(Vec::new());
-        };
-        if self.dry() {
+        if self.destination.is_none() || self.dry() {
+            // Dry run (maybe into a collection that does not exist yet): count the plan.
             for w in &work {
                 self.count(outcome_of_plan(&w.action), 1);
             }
             return Ok(Vec::new());
         }
+        Ok(work)
+    }
 
-        let destination = self.run.destination;
-        let concurrency = self.run.options.concurrency.max(1);
-        let cancel = &self.run.cancel;
-        let mut results = futures::stream::iter(work.into_iter().map(|w| async move {
-            // A stop request takes effect at the next item: writes not started yet are
-            // left for the next run (they have no status, so they are planned again).
-            if cancel.load(Ordering::SeqCst) {
-                return (w, None);
-            }
-            let result = execute(destination, dst, &w.item, &w.body, w.action.clone()).await;
-            (w, Some(result))
-        }))
-        .buffer_unordered(concurrency);
-        let mut landed: Vec<(Work, SideState)> = Vec::new();
-        while let Some((w, result)) = results.next().await {
-            let Some(result) = result else { continue };
-            match result {
-                Ok((outcome, side)) => {
-                    self.consecutive_transient = 0;
-                    let row = status_after(w.previous.as_ref(), &w.item, side.clone());
-                    self.save(row).await?;
-                    self.count(outcome, 1);
-                    if let (Some(side), Some(change)) = (&side, &w.workaround) {
-                        self.workarounds.push(AppliedWorkaround {
-                            uid: w.item.uid.clone(),
-                            destination_href: side.href.to_string(),
-                            change: change.clone(),
-                        });
-                    }
-                    if let (Some(side), true) = (side, outcome != Outcome::Unchanged) {
-                        landed.push((w, side));
-                    }
+    /// Records the outcome of one write; returns the item when it must be verified.
+    async fn handle_write(
+        &mut self,
+        w: Work,
+        result: Result<(Outcome, Option<SideState>), StoreError>,
+    ) -> Result<Option<(Work, SideState)>, EngineError> {
+        match result {
+            Ok((outcome, side)) => {
+                self.consecutive_transient = 0;
+                let row = status_after(w.previous.as_ref(), &w.item, side.clone());
+                self.save(row).await?;
+                self.count(outcome, 1);
+                if let (Some(side), Some(change)) = (&side, &w.workaround) {
+                    self.workarounds.push(AppliedWorkaround {
+                        uid: w.item.uid.clone(),
+                        destination_href: side.href.to_string(),
+                        change: change.clone(),
+                    });
                 }
-                Err(err) if err.class() == ErrorClass::Fatal => {
-                    return Err(EngineError::Destination(err));
-                }
-                Err(err) => {
-                    let transient = err.class() == ErrorClass::Transient;
-                    self.fail(&w.item.href, Some(&w.item.etag), &w.item.uid, &err)
-                        .await?;
-                    if transient {
-                        self.consecutive_transient += 1;
-                        if self.consecutive_transient >= TRANSIENT_FAILURE_LIMIT {
-                            return Err(EngineError::Destination(err));
-                        }
+                match side {
+                    Some(side) if outcome != Outcome::Unchanged && self.run.options.verify => {
+                        Ok(Some((w, side)))
                     }
+                    _ => Ok(None),
                 }
             }
+            Err(err) if err.class() == ErrorClass::Fatal => Err(EngineError::Destination(err)),
+            Err(err) => {
+                let transient = err.class() == ErrorClass::Transient;
+                self.fail(&w.item.href, Some(&w.item.etag), &w.item.uid, &err)
+                    .await?;
+                if transient {
+                    self.consecutive_transient += 1;
+                    if self.consecutive_transient >= TRANSIENT_FAILURE_LIMIT {
+                        return Err(EngineError::Destination(err));
+                    }
+                }
+                Ok(None)
+            }
         }
-        drop(results);
-        if !self.run.options.verify {
-            landed.clear();
-        }
-        Ok(landed)
     }
 
     /// Judges the read-back of written items: verified items get the stored etag in the
@@ -790,12 +802,11 @@ async fn fetch_source(
 async fn read_back(
     run: &Migration<'_>,
     destination: Option<&CollectionInfo>,
-    landed: &[(Work, SideState)],
-) -> Result<Option<HashMap<ItemRef, Result<FetchedItem, StoreError>>>, EngineError> {
-    let Some(dst) = destination.filter(|_| !landed.is_empty()) else {
+    hrefs: Vec<ItemRef>,
+) -> ReadBack {
+    let Some(dst) = destination.filter(|_| !hrefs.is_empty()) else {
         return Ok(None);
     };
-    let hrefs: Vec<ItemRef> = landed.iter().map(|(_, side)| side.href.clone()).collect();
     let fetched = match run.destination.fetch(dst, &hrefs).await {
         Ok(fetched) => fetched,
         Err(err) if err.class() == ErrorClass::Fatal => return Err(EngineError::Destination(err)),
@@ -819,4 +830,27 @@ async fn read_back(
         }
     }
     Ok(Some(stored))
+}
+
+/// A written item and where it landed, waiting for its read-back.
+type Written = (Work, SideState);
+
+/// A fetched round of source members.
+type FetchResult = Result<Vec<Result<FetchedItem, (ItemRef, StoreError)>>, EngineError>;
+
+/// What the destination returned for written items, by href.
+type ReadBack = Result<Option<HashMap<ItemRef, Result<FetchedItem, StoreError>>>, EngineError>;
+
+/// One write, owning its work item. A stop request takes effect at the next item:
+/// writes not started are left for the next run (they have no status yet).
+async fn write(
+    store: &dyn Store,
+    destination: Option<&CollectionInfo>,
+    w: Work,
+) -> (Work, Result<(Outcome, Option<SideState>), StoreError>) {
+    let Some(dst) = destination else {
+        return (w, Ok((Outcome::Unchanged, None)));
+    };
+    let result = execute(store, dst, &w.item, &w.body, w.action.clone()).await;
+    (w, result)
 }
