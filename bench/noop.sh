@@ -57,10 +57,12 @@ run() { # label
 import json, re, sys
 label, start, end, report, timefile = sys.argv[1:]
 r = json.load(open(report))
-rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(timefile).read())
+timing = open(timefile).read()
+rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", timing)
+cpu = sum(float(m) for m in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", timing))
 writes = sum(n for m, n in r["requests"]["destination"]["by_method"].items()
              if m not in ("PROPFIND", "REPORT", "GET", "OPTIONS", "HEAD"))
-print(f"{label}: {float(end) - float(start):.2f} s wall, peak RSS {int(rss.group(1)) / 1024:.1f} MB, "
+print(f"{label}: {float(end) - float(start):.2f} s wall, calport CPU {cpu:.2f} s, peak RSS {int(rss.group(1)) / 1024:.1f} MB, "
       f"totals {r['totals']}, destination writes {writes}, "
       f"requests source {r['requests']['source']['by_method']}, destination {r['requests']['destination']['by_method']}")
 PYEOF
