@@ -522,7 +522,7 @@ impl<'r, 'a> PairRun<'r, 'a> {
         };
         for (w, side) in landed {
             let verdict = match stored.remove(&side.href) {
-                Some(Ok(copy)) => judge(&w.original, &copy),
+                Some(Ok(copy)) => judge(&w.original, &w.body, &copy),
                 Some(Err(err)) => Verdict::Corrupted {
                     etag: side.etag.clone(),
                     differences: vec![format!(
