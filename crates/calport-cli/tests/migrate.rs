@@ -612,6 +612,18 @@ async fn malformed_source_items_are_reported_and_everything_else_arrives() {
         arrived += 1;
     }
     assert!(arrived >= 5, "cards without UID arrived ({arrived})");
+    // The added UID is reported as a change made to the item.
+    let derived_notes = report["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["workarounds"].as_array().unwrap())
+        .filter(|w| w["change"].as_str().unwrap().contains("has no UID"))
+        .count();
+    assert!(
+        derived_notes >= arrived,
+        "{derived_notes} notes for {arrived} cards"
+    );
     // (Malformed cards without a UID that could be read arrive the same way.)
     assert!(derived.len() >= arrived);
     assert!(

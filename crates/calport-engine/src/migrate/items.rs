@@ -10,6 +10,8 @@ pub(crate) struct ParsedMember {
     pub kind: ComponentKind,
     pub hash: String,
     pub bytes: Vec<u8>,
+    /// Whether the UID was derived by calport (the source item had none).
+    pub derived_uid: bool,
 }
 
 /// A fetched member, split.
@@ -36,12 +38,14 @@ pub(crate) fn parse_member(
         CollectionKind::Calendar => calport_ical::split_by_uid(bytes),
     };
     let mut outcome = split(body).map_err(|e| format!("cannot read the item: {e}"))?;
+    let mut uid_was_derived = false;
     if outcome.items.is_empty()
         && let Some(with_uid) = insert_uid(body, &derived_uid(href))
         && let Ok(again) = split(&with_uid)
         && again.items.len() == 1
     {
         outcome = again;
+        uid_was_derived = true;
     }
     let mut items = Vec::new();
     let mut problems: Vec<String> = outcome.skipped.clone();
@@ -52,6 +56,7 @@ pub(crate) fn parse_member(
                 kind: meta.kind,
                 hash: meta.content_hash,
                 bytes: split.bytes,
+                derived_uid: uid_was_derived,
             }),
             Err(e) => problems.push(format!("cannot read the item: {e}")),
         }

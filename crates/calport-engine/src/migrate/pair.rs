@@ -611,6 +611,7 @@ impl<'r, 'a> PairRun<'r, 'a> {
             kind,
             hash,
             bytes,
+            derived_uid,
         } in parsed.items
         {
             if !self.run.options.selection.wants(kind) {
@@ -637,12 +638,17 @@ impl<'r, 'a> PairRun<'r, 'a> {
             } else {
                 bytes.clone()
             };
-            let mut workaround = None;
+            let mut workaround = derived_uid.then(|| {
+                format!("the source item has no UID; calport added UID:{} (derived from where it lives on the source, the same on every run)", source_item.uid)
+            });
             if let Some(dst) = self.destination {
                 match self.run.destination.adapt_for_write(dst, &body) {
                     Ok(Some(adapted)) => {
                         body = adapted.body;
-                        workaround = Some(adapted.change);
+                        workaround = Some(match workaround {
+                            Some(first) => format!("{first}; {}", adapted.change),
+                            None => adapted.change,
+                        });
                     }
                     Ok(None) => {}
                     Err(reason) => {
