@@ -231,26 +231,7 @@ impl DavServer {
     }
 
     async fn listing(&self, collection_path: &str) -> anyhow::Result<(Url, Listing)> {
-        let collection = self.collection_url(collection_path)?;
-        let response = self
-            .client
-            .request(propfind(), collection.clone())
-            .basic_auth(self.username(), Some(self.password()))
-            .header("Depth", "1")
-            .header("Content-Type", "application/xml; charset=utf-8")
-            .body(LIST_BODY)
-            .send()
-            .await
-            .with_context(|| format!("PROPFIND {collection_path}"))?;
-        let status = response.status();
-        let bytes = response.bytes().await?;
-        let xml = String::from_utf8_lossy(&bytes);
-        if status != StatusCode::MULTI_STATUS {
-            bail!("PROPFIND {collection_path} answered {status}: {xml}");
-        }
-        let listing = multistatus::listing(&collection, &xml)
-            .with_context(|| format!("PROPFIND {collection_path}"))?;
-        Ok((collection, listing))
+        listing(self, collection_path).await
     }
 
     /// Reads one item with a multiget REPORT on its collection.
@@ -260,46 +241,7 @@ impl DavServer {
         kind: DataKind,
         href: &str,
     ) -> anyhow::Result<Vec<u8>> {
-        let (report, ns, data) = match kind {
-            DataKind::Calendar => (
-                "calendar-multiget",
-                "urn:ietf:params:xml:ns:caldav",
-                "calendar-data",
-            ),
-            DataKind::AddressBook => (
-                "addressbook-multiget",
-                "urn:ietf:params:xml:ns:carddav",
-                "address-data",
-            ),
-        };
-        let body = format!(
-            r#"<?xml version="1.0" encoding="utf-8"?>
-<X:{report} xmlns:D="DAV:" xmlns:X="{ns}"><D:prop><D:getetag/><X:{data}/></D:prop><D:href>{}</D:href></X:{report}>"#,
-            escape(href)
-        );
-        let response = self
-            .client
-            .request(Method::from_bytes(b"REPORT")?, collection.clone())
-            .basic_auth(self.username(), Some(self.password()))
-            .header("Depth", "1")
-            .header("Content-Type", "application/xml; charset=utf-8")
-            .body(body)
-            .send()
-            .await
-            .with_context(|| format!("REPORT {report} {href}"))?;
-        let status = response.status();
-        let bytes = response.bytes().await?;
-        let xml = String::from_utf8_lossy(&bytes);
-        if status != StatusCode::MULTI_STATUS {
-            bail!("REPORT {report} {href} answered {status}: {xml}");
-        }
-        multistatus::multiget_data(collection, &xml)
-            .with_context(|| format!("REPORT {report} {href}"))?
-            .into_iter()
-            .find(|(path, _)| path == href)
-            .and_then(|(_, data)| data)
-            .map(String::into_bytes)
-            .with_context(|| format!("REPORT {report} returned no data for {href}"))
+        multiget_one(self, collection, kind, href).await
     }
 
     async fn create_collection(
@@ -308,34 +250,148 @@ impl DavServer {
         path: &str,
         body: String,
     ) -> anyhow::Result<()> {
-        let method = Method::from_bytes(method.as_bytes())?;
-        let response = self
-            .request(method.clone(), path)
-            .header("Content-Type", "application/xml; charset=utf-8")
-            .body(body)
-            .send()
-            .await
-            .with_context(|| format!("{method} {path}"))?;
-        let status = response.status();
-        if status != StatusCode::CREATED {
-            let text = response.text().await.unwrap_or_default();
-            bail!("{method} {path} answered {status}: {text}");
-        }
-        Ok(())
-    }
-
-    fn collection_url(&self, path: &str) -> anyhow::Result<Url> {
-        let mut url = Url::parse(&self.url(path)).with_context(|| format!("bad path {path:?}"))?;
-        if !url.path().ends_with('/') {
-            let with_slash = format!("{}/", url.path());
-            url.set_path(&with_slash);
-        }
-        Ok(url)
+        create_collection(self, method, path, body).await
     }
 }
 
+/// What the request helpers below need from a server handle: an authenticated request
+/// to an absolute URL, and the absolute URL of a path. Implemented by [`DavServer`] and
+/// [`crate::SharedServer`], so both inspect servers the same way.
+pub(crate) trait Http {
+    /// A request with the handle's Basic credentials.
+    fn authed(&self, method: Method, url: Url) -> reqwest::RequestBuilder;
+    /// The absolute URL of `path` on the server.
+    fn absolute(&self, path: &str) -> String;
+}
+
+impl Http for DavServer {
+    fn authed(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
+        self.client()
+            .request(method, url)
+            .basic_auth(self.username(), Some(self.password()))
+    }
+
+    fn absolute(&self, path: &str) -> String {
+        self.url(path)
+    }
+}
+
+/// The absolute URL of a collection path, with a trailing slash.
+pub(crate) fn collection_url(server: &impl Http, path: &str) -> anyhow::Result<Url> {
+    let mut url =
+        Url::parse(&server.absolute(path)).with_context(|| format!("bad path {path:?}"))?;
+    if !url.path().ends_with('/') {
+        let with_slash = format!("{}/", url.path());
+        url.set_path(&with_slash);
+    }
+    Ok(url)
+}
+
+/// PROPFIND Depth 1 on a collection: its URL and the raw multistatus.
+pub(crate) async fn propfind_depth1(
+    server: &impl Http,
+    collection_path: &str,
+) -> anyhow::Result<(Url, String)> {
+    let collection = collection_url(server, collection_path)?;
+    let response = server
+        .authed(propfind(), collection.clone())
+        .header("Depth", "1")
+        .header("Content-Type", "application/xml; charset=utf-8")
+        .body(LIST_BODY)
+        .send()
+        .await
+        .with_context(|| format!("PROPFIND {collection_path}"))?;
+    let status = response.status();
+    let xml = String::from_utf8_lossy(&response.bytes().await?).into_owned();
+    if status != StatusCode::MULTI_STATUS {
+        bail!("PROPFIND {collection_path} answered {status}: {xml}");
+    }
+    Ok((collection, xml))
+}
+
+/// The members of a collection (PROPFIND Depth 1, parsed).
+pub(crate) async fn listing(
+    server: &impl Http,
+    collection_path: &str,
+) -> anyhow::Result<(Url, Listing)> {
+    let (collection, xml) = propfind_depth1(server, collection_path).await?;
+    let listing = multistatus::listing(&collection, &xml)
+        .with_context(|| format!("PROPFIND {collection_path}"))?;
+    Ok((collection, listing))
+}
+
+/// Reads one item with a calendar-/addressbook-multiget REPORT on its collection.
+pub(crate) async fn multiget_one(
+    server: &impl Http,
+    collection: &Url,
+    kind: DataKind,
+    href: &str,
+) -> anyhow::Result<Vec<u8>> {
+    let (report, ns, data) = match kind {
+        DataKind::Calendar => (
+            "calendar-multiget",
+            "urn:ietf:params:xml:ns:caldav",
+            "calendar-data",
+        ),
+        DataKind::AddressBook => (
+            "addressbook-multiget",
+            "urn:ietf:params:xml:ns:carddav",
+            "address-data",
+        ),
+    };
+    let body = format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<X:{report} xmlns:D="DAV:" xmlns:X="{ns}"><D:prop><D:getetag/><X:{data}/></D:prop><D:href>{}</D:href></X:{report}>"#,
+        escape(href)
+    );
+    let response = server
+        .authed(Method::from_bytes(b"REPORT")?, collection.clone())
+        .header("Depth", "1")
+        .header("Content-Type", "application/xml; charset=utf-8")
+        .body(body)
+        .send()
+        .await
+        .with_context(|| format!("REPORT {report} {href}"))?;
+    let status = response.status();
+    let xml = String::from_utf8_lossy(&response.bytes().await?).into_owned();
+    if status != StatusCode::MULTI_STATUS {
+        bail!("REPORT {report} {href} answered {status}: {xml}");
+    }
+    multistatus::multiget_data(collection, &xml)
+        .with_context(|| format!("REPORT {report} {href}"))?
+        .into_iter()
+        .find(|(path, _)| path == href)
+        .and_then(|(_, data)| data)
+        .map(String::into_bytes)
+        .with_context(|| format!("REPORT {report} returned no data for {href}"))
+}
+
+/// Sends MKCALENDAR or MKCOL with `body`; anything but 201 Created is an error.
+pub(crate) async fn create_collection(
+    server: &impl Http,
+    method: &str,
+    path: &str,
+    body: String,
+) -> anyhow::Result<()> {
+    let method = Method::from_bytes(method.as_bytes())?;
+    let url = Url::parse(&server.absolute(path)).with_context(|| format!("bad path {path:?}"))?;
+    let response = server
+        .authed(method.clone(), url)
+        .header("Content-Type", "application/xml; charset=utf-8")
+        .body(body)
+        .send()
+        .await
+        .with_context(|| format!("{method} {path}"))?;
+    let status = response.status();
+    if status != StatusCode::CREATED {
+        let text = response.text().await.unwrap_or_default();
+        bail!("{method} {path} answered {status}: {text}");
+    }
+    Ok(())
+}
+
 /// Escapes text for XML character data and attribute values.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -318,6 +318,11 @@ impl DavServer {
             .basic_auth(username, Some(password))
     }
 
+    /// The HTTP client the inspection helpers share.
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
     fn into_dir(self) -> TempDir {
         let Self { process, dir, .. } = self;
         drop(process);

@@ -35,7 +35,7 @@ use reqwest::{Client, Method, RequestBuilder, StatusCode};
 use url::Url;
 
 use crate::multistatus::{self, DataKind, Listing, Member};
-use crate::requests::Resource;
+use crate::requests::{self, Http, Resource, escape};
 use crate::server::propfind;
 
 /// How long `<name>.sh start` may take (the first run installs Debian packages).
@@ -656,34 +656,11 @@ impl SharedServer {
     }
 
     async fn listing(&self, collection_path: &str) -> anyhow::Result<(Url, Listing)> {
-        let (collection, xml) = self.propfind_depth1(collection_path).await?;
-        let listing = multistatus::listing(&collection, &xml)
-            .with_context(|| format!("PROPFIND {collection_path}"))?;
-        Ok((collection, listing))
+        requests::listing(self, collection_path).await
     }
 
     async fn propfind_depth1(&self, path: &str) -> anyhow::Result<(Url, String)> {
-        let mut url = Url::parse(&self.url(path)).with_context(|| format!("bad path {path:?}"))?;
-        if !url.path().ends_with('/') {
-            let with_slash = format!("{}/", url.path());
-            url.set_path(&with_slash);
-        }
-        let response = self
-            .client
-            .request(propfind(), url.clone())
-            .basic_auth(&self.username, Some(&self.password))
-            .header("Depth", "1")
-            .header("Content-Type", "application/xml; charset=utf-8")
-            .body(LIST_BODY)
-            .send()
-            .await
-            .with_context(|| format!("PROPFIND {path}"))?;
-        let status = response.status();
-        let xml = String::from_utf8_lossy(&response.bytes().await?).into_owned();
-        if status != StatusCode::MULTI_STATUS {
-            bail!("PROPFIND {path} answered {status}: {xml}");
-        }
-        Ok((url, xml))
+        requests::propfind_depth1(self, path).await
     }
 
     async fn multiget_one(
@@ -692,45 +669,7 @@ impl SharedServer {
         kind: DataKind,
         href: &str,
     ) -> anyhow::Result<Vec<u8>> {
-        let (report, ns, data) = match kind {
-            DataKind::Calendar => (
-                "calendar-multiget",
-                "urn:ietf:params:xml:ns:caldav",
-                "calendar-data",
-            ),
-            DataKind::AddressBook => (
-                "addressbook-multiget",
-                "urn:ietf:params:xml:ns:carddav",
-                "address-data",
-            ),
-        };
-        let body = format!(
-            r#"<?xml version="1.0" encoding="utf-8"?>
-<X:{report} xmlns:D="DAV:" xmlns:X="{ns}"><D:prop><D:getetag/><X:{data}/></D:prop><D:href>{}</D:href></X:{report}>"#,
-            escape(href)
-        );
-        let response = self
-            .client
-            .request(Method::from_bytes(b"REPORT")?, collection.clone())
-            .basic_auth(&self.username, Some(&self.password))
-            .header("Depth", "1")
-            .header("Content-Type", "application/xml; charset=utf-8")
-            .body(body)
-            .send()
-            .await
-            .with_context(|| format!("REPORT {report} {href}"))?;
-        let status = response.status();
-        let xml = String::from_utf8_lossy(&response.bytes().await?).into_owned();
-        if status != StatusCode::MULTI_STATUS {
-            bail!("REPORT {report} {href} answered {status}: {xml}");
-        }
-        multistatus::multiget_data(collection, &xml)
-            .with_context(|| format!("REPORT {report} {href}"))?
-            .into_iter()
-            .find(|(path, _)| path == href)
-            .and_then(|(_, data)| data)
-            .map(String::into_bytes)
-            .with_context(|| format!("REPORT {report} returned no data for {href}"))
+        requests::multiget_one(self, collection, kind, href).await
     }
 
     async fn create_collection(
@@ -739,20 +678,7 @@ impl SharedServer {
         path: &str,
         body: String,
     ) -> anyhow::Result<()> {
-        let method = Method::from_bytes(method.as_bytes())?;
-        let response = self
-            .request(method.clone(), path)
-            .header("Content-Type", "application/xml; charset=utf-8")
-            .body(body)
-            .send()
-            .await
-            .with_context(|| format!("{method} {path}"))?;
-        let status = response.status();
-        if status != StatusCode::CREATED {
-            let text = response.text().await.unwrap_or_default();
-            bail!("{method} {path} answered {status}: {text}");
-        }
-        Ok(())
+        requests::create_collection(self, method, path, body).await
     }
 
     /// Waits until a Depth 0 PROPFIND of the default calendar answers 207.
@@ -793,9 +719,6 @@ impl Drop for SharedServer {
         }
     }
 }
-
-const LIST_BODY: &str = r#"<?xml version="1.0" encoding="utf-8"?>
-<propfind xmlns="DAV:"><prop><resourcetype/><getetag/></prop></propfind>"#;
 
 const PROBE_BODY: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <propfind xmlns="DAV:"><prop><resourcetype/></prop></propfind>"#;
@@ -972,20 +895,16 @@ fn kill_group(pgid: u32) {
         .status();
 }
 
-/// Escapes text for XML character data and attribute values.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            _ => out.push(c),
-        }
+impl Http for SharedServer {
+    fn authed(&self, method: Method, url: Url) -> RequestBuilder {
+        self.client
+            .request(method, url)
+            .basic_auth(&self.username, Some(&self.password))
     }
-    out
+
+    fn absolute(&self, path: &str) -> String {
+        self.url(path)
+    }
 }
 
 #[cfg(test)]
