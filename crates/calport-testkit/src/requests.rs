@@ -167,17 +167,7 @@ impl DavServer {
     /// # Errors
     /// Only on a transport error.
     pub async fn get(&self, path: &str) -> anyhow::Result<(StatusCode, Vec<u8>)> {
-        let response = self
-            .request(Method::GET, path)
-            .send()
-            .await
-            .with_context(|| format!("GET {path}"))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .with_context(|| format!("GET {path}"))?;
-        Ok((status, body.to_vec()))
+        get(self, path).await
     }
 
     /// The non-collection members of `collection_path` (PROPFIND Depth 1, RFC 4918 §9.1),
@@ -203,45 +193,11 @@ impl DavServer {
     /// # Errors
     /// When listing fails or an item can be read neither way (the error names the href).
     pub async fn list(&self, collection_path: &str) -> anyhow::Result<Vec<Resource>> {
-        let (collection, listing) = self.listing(collection_path).await?;
-        let mut out = Vec::with_capacity(listing.members.len());
-        for member in listing.members {
-            let (status, body) = self.get(&member.href).await?;
-            let body = if status == StatusCode::OK {
-                body
-            } else if let Some(kind) = listing.kind {
-                self.multiget_one(&collection, kind, &member.href)
-                    .await
-                    .with_context(|| format!("GET {} answered {status}", member.href))?
-            } else {
-                bail!(
-                    "GET {} answered {status}: {}",
-                    member.href,
-                    String::from_utf8_lossy(&body)
-                );
-            };
-            out.push(Resource {
-                href: member.href,
-                name: member.name,
-                etag: member.etag,
-                body,
-            });
-        }
-        Ok(out)
+        list(self, collection_path).await
     }
 
     async fn listing(&self, collection_path: &str) -> anyhow::Result<(Url, Listing)> {
         listing(self, collection_path).await
-    }
-
-    /// Reads one item with a multiget REPORT on its collection.
-    async fn multiget_one(
-        &self,
-        collection: &Url,
-        kind: DataKind,
-        href: &str,
-    ) -> anyhow::Result<Vec<u8>> {
-        multiget_one(self, collection, kind, href).await
     }
 
     async fn create_collection(
@@ -364,6 +320,55 @@ pub(crate) async fn multiget_one(
         .and_then(|(_, data)| data)
         .map(String::into_bytes)
         .with_context(|| format!("REPORT {report} returned no data for {href}"))
+}
+
+/// GETs `path`: status and body, whatever the status.
+pub(crate) async fn get(server: &impl Http, path: &str) -> anyhow::Result<(StatusCode, Vec<u8>)> {
+    let url = Url::parse(&server.absolute(path)).with_context(|| format!("bad path {path:?}"))?;
+    let response = server
+        .authed(Method::GET, url)
+        .send()
+        .await
+        .with_context(|| format!("GET {path}"))?;
+    let status = response.status();
+    let body = response
+        .bytes()
+        .await
+        .with_context(|| format!("GET {path}"))?;
+    Ok((status, body.to_vec()))
+}
+
+/// Every item of a collection with its stored bytes: GET per item, a multiget of the one
+/// item when its GET fails (see [`DavServer::list`]).
+pub(crate) async fn list(
+    server: &impl Http,
+    collection_path: &str,
+) -> anyhow::Result<Vec<Resource>> {
+    let (collection, listing) = listing(server, collection_path).await?;
+    let mut out = Vec::with_capacity(listing.members.len());
+    for member in listing.members {
+        let (status, body) = get(server, &member.href).await?;
+        let body = if status == StatusCode::OK {
+            body
+        } else if let Some(kind) = listing.kind {
+            multiget_one(server, &collection, kind, &member.href)
+                .await
+                .with_context(|| format!("GET {} answered {status}", member.href))?
+        } else {
+            bail!(
+                "GET {} answered {status}: {}",
+                member.href,
+                String::from_utf8_lossy(&body)
+            );
+        };
+        out.push(Resource {
+            href: member.href,
+            name: member.name,
+            etag: member.etag,
+            body,
+        });
+    }
+    Ok(out)
 }
 
 /// Sends MKCALENDAR or MKCOL with `body`; anything but 201 Created is an error.

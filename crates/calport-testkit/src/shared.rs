@@ -34,7 +34,7 @@ use anyhow::{Context as _, bail};
 use reqwest::{Client, Method, RequestBuilder, StatusCode};
 use url::Url;
 
-use crate::multistatus::{self, DataKind, Listing, Member};
+use crate::multistatus::{self, Listing, Member};
 use crate::requests::{self, Http, Resource, escape};
 use crate::server::propfind;
 
@@ -516,17 +516,7 @@ impl SharedServer {
     /// # Errors
     /// Only on a transport error.
     pub async fn get(&self, path: &str) -> anyhow::Result<(StatusCode, Vec<u8>)> {
-        let response = self
-            .request(Method::GET, path)
-            .send()
-            .await
-            .with_context(|| format!("GET {path}"))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .with_context(|| format!("GET {path}"))?;
-        Ok((status, body.to_vec()))
+        requests::get(self, path).await
     }
 
     /// DELETEs `path` unconditionally and returns the status.
@@ -628,31 +618,7 @@ impl SharedServer {
     /// # Errors
     /// When listing fails or an item can be read neither way (the error names the href).
     pub async fn list(&self, collection_path: &str) -> anyhow::Result<Vec<Resource>> {
-        let (collection, listing) = self.listing(collection_path).await?;
-        let mut out = Vec::with_capacity(listing.members.len());
-        for member in listing.members {
-            let (status, body) = self.get(&member.href).await?;
-            let body = if status == StatusCode::OK {
-                body
-            } else if let Some(kind) = listing.kind {
-                self.multiget_one(&collection, kind, &member.href)
-                    .await
-                    .with_context(|| format!("GET {} answered {status}", member.href))?
-            } else {
-                bail!(
-                    "GET {} answered {status}: {}",
-                    member.href,
-                    String::from_utf8_lossy(&body)
-                );
-            };
-            out.push(Resource {
-                href: member.href,
-                name: member.name,
-                etag: member.etag,
-                body,
-            });
-        }
-        Ok(out)
+        requests::list(self, collection_path).await
     }
 
     async fn listing(&self, collection_path: &str) -> anyhow::Result<(Url, Listing)> {
@@ -661,15 +627,6 @@ impl SharedServer {
 
     async fn propfind_depth1(&self, path: &str) -> anyhow::Result<(Url, String)> {
         requests::propfind_depth1(self, path).await
-    }
-
-    async fn multiget_one(
-        &self,
-        collection: &Url,
-        kind: DataKind,
-        href: &str,
-    ) -> anyhow::Result<Vec<u8>> {
-        requests::multiget_one(self, collection, kind, href).await
     }
 
     async fn create_collection(
