@@ -94,6 +94,20 @@ pub trait Store: Send + Sync {
     /// when the account is unusable.
     async fn discover(&self) -> Result<Vec<CollectionInfo>, StoreError>;
 
+    /// What the last successful [`Store::discover`] learnt, as an opaque string (JSON)
+    /// the caller may persist and hand back with [`Store::restore_discovery_state`] so
+    /// that a later discovery costs fewer requests; `None` when there is nothing to keep.
+    fn discovery_state(&self) -> Option<String> {
+        None
+    }
+
+    /// Hands back a state saved from [`Store::discovery_state`] before
+    /// [`Store::discover`]; returns whether it was understood (when not, discovery runs
+    /// in full as without it). A stale state is detected by `discover` itself.
+    fn restore_discovery_state(&self, _state: &str) -> bool {
+        false
+    }
+
     /// Creates a collection and returns it as discovery would.
     ///
     /// # Errors

@@ -110,15 +110,79 @@ pub(crate) async fn discover(client: &Client) -> Result<Discovered, StoreError> 
         });
     }
 
+    let collections = list_homes(client, &calendar_homes, &addressbook_homes, false).await?;
+    Ok(Discovered {
+        collections,
+        calendar_homes,
+        addressbook_homes,
+        dav,
+    })
+}
+
+/// Why the home sets of a saved discovery state could not be listed.
+#[derive(Debug)]
+pub(crate) enum Relisting {
+    /// The saved home sets no longer hold (gone, refused with 403, not answered as DAV,
+    /// unreachable): the full discovery has to run. The reason, in words.
+    Stale(String),
+    /// The credentials were refused (401): a full discovery would fail the same way.
+    Unauthorized(StoreError),
+}
+
+/// Lists the home sets a saved discovery state named: one Depth 1 PROPFIND per distinct
+/// home set and nothing else. `dav` is the saved compliance classes, passed through.
+///
+/// # Errors
+/// [`Relisting::Unauthorized`] on 401, [`Relisting::Stale`] on any other failure,
+/// including a home set that is gone (404) or forbidden (403).
+pub(crate) async fn relist(
+    client: &Client,
+    calendar_homes: Vec<Url>,
+    addressbook_homes: Vec<Url>,
+    dav: Vec<String>,
+) -> Result<Discovered, Relisting> {
+    match list_homes(client, &calendar_homes, &addressbook_homes, true).await {
+        Ok(collections) => Ok(Discovered {
+            collections,
+            calendar_homes,
+            addressbook_homes,
+            dav,
+        }),
+        Err(e @ StoreError::Unauthorized { status: 401, .. }) => Err(Relisting::Unauthorized(e)),
+        Err(e) => Err(Relisting::Stale(e.to_string())),
+    }
+}
+
+/// Lists every distinct home set once and gathers each collection once. A home set that
+/// is gone (404) is skipped with a warning, or is an error (`NotFound`) when `strict`.
+async fn list_homes(
+    client: &Client,
+    calendar_homes: &[Url],
+    addressbook_homes: &[Url],
+    strict: bool,
+) -> Result<Vec<CollectionInfo>, StoreError> {
+    let start = client.origin();
     let mut collections: Vec<CollectionInfo> = Vec::new();
     let mut seen_homes: Vec<String> = Vec::new();
-    for home in calendar_homes.iter().chain(&addressbook_homes) {
-        let key = href::url_key(home, &start);
+    for home in calendar_homes.iter().chain(addressbook_homes) {
+        let key = href::url_key(home, start);
         if seen_homes.contains(&key) {
             continue;
         }
         seen_homes.push(key);
-        for info in list_home(client, home).await? {
+        let found = match list_home(client, home).await? {
+            Some(found) => found,
+            None if strict => {
+                return Err(StoreError::NotFound {
+                    href: home.path().to_owned(),
+                });
+            }
+            None => {
+                tracing::warn!(home = home.path(), "home set not found; skipped");
+                Vec::new()
+            }
+        };
+        for info in found {
             let key = href::key(info.href.as_str());
             if !collections
                 .iter()
@@ -128,12 +192,7 @@ pub(crate) async fn discover(client: &Client) -> Result<Discovered, StoreError> 
             }
         }
     }
-    Ok(Discovered {
-        collections,
-        calendar_homes,
-        addressbook_homes,
-        dav,
-    })
+    Ok(collections)
 }
 
 /// OPTIONS: the compliance classes of the `DAV:` header (empty when missing).
@@ -260,31 +319,44 @@ async fn probe(
     }))
 }
 
-/// Depth 1 PROPFIND on a home set: its calendars and address books.
-async fn list_home(client: &Client, home: &Url) -> Result<Vec<CollectionInfo>, StoreError> {
+/// Depth 1 PROPFIND on a home set: its calendars and address books, `None` when the home
+/// set is not found (404, or a multistatus whose response for the home set itself
+/// carries an error status, as Xandikos answers for a missing path).
+async fn list_home(client: &Client, home: &Url) -> Result<Option<Vec<CollectionInfo>>, StoreError> {
     let req = DavRequest::new(methods::propfind(), home.clone())
         .depth("1")
         .xml(xml::propfind_collection());
     let resp = client.send(&req).await?;
     match resp.code() {
         401 | 403 => return Err(unauthorized(&resp)),
-        404 => {
-            tracing::warn!(home = home.path(), "home set not found; skipped");
-            return Ok(Vec::new());
-        }
+        404 => return Ok(None),
         _ if !resp.is_multistatus() => return Err(status_error("PROPFIND", home.path(), &resp)),
         _ => {}
     }
     let ms = resp.multistatus()?;
     let origin = client.origin();
-    Ok(ms
+    let wanted = href::url_key(&resp.url, origin);
+    let home_status = ms
         .responses
         .iter()
-        .filter_map(|r| {
-            let url = href::resolve(&resp.url, r.hrefs.first()?)?;
-            collection_info(r, href::to_ref(&href::as_collection(url), origin))
+        .find(|r| {
+            r.hrefs.iter().any(|h| {
+                href::resolve(&resp.url, h).is_some_and(|u| href::url_key(&u, origin) == wanted)
+            })
         })
-        .collect())
+        .map(MsResponse::effective_status);
+    if home_status.is_some_and(|status| !(200..300).contains(&status)) {
+        return Ok(None);
+    }
+    Ok(Some(
+        ms.responses
+            .iter()
+            .filter_map(|r| {
+                let url = href::resolve(&resp.url, r.hrefs.first()?)?;
+                collection_info(r, href::to_ref(&href::as_collection(url), origin))
+            })
+            .collect(),
+    ))
 }
 
 /// Depth 0 PROPFIND on one collection.

@@ -19,6 +19,7 @@
 //! Everything here is exercised against real Radicale and Xandikos servers in
 //! `tests/`; no HTTP mocks.
 
+mod cache;
 mod client;
 mod config;
 mod digest;

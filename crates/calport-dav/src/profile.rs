@@ -30,6 +30,32 @@ pub struct Fingerprint {
     pub sync_token: Option<String>,
 }
 
+impl Fingerprint {
+    /// This fingerprint with what its answers did not show taken from `earlier` (one
+    /// restored from a saved discovery state): a discovery that skips OPTIONS, or never
+    /// meets a challenge, still identifies the server as the full one did. What was seen
+    /// now wins; the configured path is always the current one.
+    #[must_use]
+    pub fn filled_from(self, earlier: &Fingerprint) -> Fingerprint {
+        let or_list = |now: Vec<String>, then: &Vec<String>| {
+            if now.is_empty() { then.clone() } else { now }
+        };
+        Fingerprint {
+            server: self.server.or_else(|| earlier.server.clone()),
+            sabre_version: self.sabre_version.or_else(|| earlier.sabre_version.clone()),
+            davical_version: self
+                .davical_version
+                .or_else(|| earlier.davical_version.clone()),
+            sope_headers: self.sope_headers || earlier.sope_headers,
+            realm: self.realm.or_else(|| earlier.realm.clone()),
+            path: self.path,
+            dav: or_list(self.dav, &earlier.dav),
+            allow: or_list(self.allow, &earlier.allow),
+            sync_token: self.sync_token.or_else(|| earlier.sync_token.clone()),
+        }
+    }
+}
+
 /// The server products calport knows by name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Product {
@@ -237,6 +263,44 @@ mod tests {
         });
         assert!(!new.may_corrupt);
         assert!(new.honours_if_none_match && new.reliable_sync_tokens);
+    }
+
+    #[test]
+    fn a_restored_fingerprint_fills_what_was_not_seen_again() {
+        let saved = Fingerprint {
+            server: Some("nginx".into()),
+            sope_headers: true,
+            path: "/old/".into(),
+            dav: vec!["1".into(), "add-member".into()],
+            allow: vec!["MKCALENDAR".into()],
+            sync_token: Some("old".into()),
+            ..fp()
+        };
+        let live = Fingerprint {
+            server: Some("Apache".into()),
+            path: "/SOGo/dav/".into(),
+            sync_token: Some("new".into()),
+            ..fp()
+        };
+        let merged = live.filled_from(&saved);
+        assert_eq!(merged.server.as_deref(), Some("Apache"));
+        assert_eq!(merged.sync_token.as_deref(), Some("new"));
+        assert_eq!(merged.path, "/SOGo/dav/");
+        assert!(merged.sope_headers);
+        assert_eq!(merged.dav, saved.dav);
+        assert_eq!(merged.allow, saved.allow);
+        assert_eq!(detect(&merged).product, Product::Sogo);
+        // Nothing seen yet: the saved fingerprint alone decides.
+        let bare = Fingerprint {
+            path: "/".into(),
+            ..fp()
+        }
+        .filled_from(&Fingerprint {
+            server: Some("Python/3.11 aiohttp/3.14.5".into()),
+            dav: vec!["1".into(), "add-member".into()],
+            ..fp()
+        });
+        assert_eq!(detect(&bare).product, Product::Xandikos);
     }
 
     #[test]

@@ -9,12 +9,13 @@ use calport_core::{
     ServerInfo, Store, StoreError, WriteOutcome,
 };
 
-use crate::profile::Profile;
 use url::Url;
 
+use crate::cache::DiscoveryState;
 use crate::client::Client;
 use crate::config::DavConfig;
-use crate::discovery;
+use crate::discovery::{self, Relisting};
+use crate::profile::{Fingerprint, Profile};
 use crate::stats::RequestStats;
 use crate::{href, listing, mkcol, multiget, write};
 
@@ -26,6 +27,12 @@ struct Known {
     dav: Vec<String>,
     discovered: bool,
     profile: Option<Profile>,
+    /// Set once a saved discovery state was restored: `discover` lists the known home
+    /// sets instead of discovering in full.
+    cached: bool,
+    /// The fingerprint of the restored state, filling in what the answers since do not
+    /// show (no OPTIONS is sent); dropped when the full discovery replaces the state.
+    restored: Option<Fingerprint>,
 }
 
 /// A CalDAV/CardDAV account as a [`Store`].
@@ -38,6 +45,10 @@ struct Known {
 ///   the URL is the principal) + one Depth 1 PROPFIND per distinct home set; the two
 ///   `/.well-known/` PROPFINDs only when the URL names no principal. Radicale 4,
 ///   Xandikos 5.
+/// - `discover` after [`Store::restore_discovery_state`]: one Depth 1 PROPFIND per
+///   distinct saved home set (Radicale 1, Xandikos 2); when one of them fails (gone,
+///   403, not DAV, unreachable) the full discovery above follows once and replaces the
+///   state. A 401 is reported as it is, without the full discovery.
 /// - `changes`: one REPORT (one more per 507 truncation round, one more after an invalid
 ///   token), or one PROPFIND without sync support.
 /// - `fetch`: one REPORT per 100 hrefs.
@@ -50,6 +61,8 @@ struct Known {
 /// Bodies come back exactly as the server sent them inside the XML, CRLFs included.
 pub struct DavStore {
     client: Client,
+    /// The configured user name: a saved discovery state belongs to one account.
+    username: String,
     known: Mutex<Known>,
 }
 
@@ -94,6 +107,7 @@ impl DavStore {
         cfg.url.set_fragment(None);
         Ok(Self {
             client: Client::new(&cfg)?,
+            username: cfg.username,
             known: Mutex::new(Known::default()),
         })
     }
@@ -103,24 +117,27 @@ impl DavStore {
         self.client.stats()
     }
 
-    /// The server's `Server` header, once any answer carried one.
+    /// The server's `Server` header, once any answer carried one (or the restored
+    /// discovery state recorded one).
     pub fn server_header(&self) -> Option<String> {
-        self.client.server_header()
+        self.client.server_header().or_else(|| {
+            let known = self.known();
+            known.restored.as_ref().and_then(|fp| fp.server.clone())
+        })
     }
 
     /// The compliance classes from the `DAV:` header of OPTIONS (`1`, `calendar-access`,
-    /// `addressbook`, `sync-collection`, …); empty before [`Store::discover`].
+    /// `addressbook`, `sync-collection`, …), also when restored with a saved discovery
+    /// state; empty before [`Store::discover`].
     pub fn dav_capabilities(&self) -> Vec<String> {
         self.known().dav.clone()
     }
 
     /// How this server is treated: known after [`Store::discover`], the neutral profile
-    /// before.
+    /// before (or what a restored discovery state shows).
     pub fn profile(&self) -> Profile {
-        self.known()
-            .profile
-            .clone()
-            .unwrap_or_else(|| crate::profile::detect(&self.client.fingerprint()))
+        let known = self.known().profile.clone();
+        known.unwrap_or_else(|| crate::profile::detect(&self.fingerprint()))
     }
 
     /// What the first calendar home (else address-book home) advertises in answer to
@@ -165,13 +182,46 @@ impl DavStore {
         Ok((list("dav"), list("allow")))
     }
 
-    /// Everything the answers so far revealed about the server.
-    pub fn fingerprint(&self) -> crate::profile::Fingerprint {
-        self.client.fingerprint()
+    /// Everything the answers so far revealed about the server, completed from a
+    /// restored discovery state where they did not show it.
+    pub fn fingerprint(&self) -> Fingerprint {
+        let restored = self.known().restored.clone();
+        self.fingerprint_with(restored.as_ref())
+    }
+
+    fn fingerprint_with(&self, restored: Option<&Fingerprint>) -> Fingerprint {
+        let live = self.client.fingerprint();
+        match restored {
+            Some(saved) => live.filled_from(saved),
+            None => live,
+        }
     }
 
     fn known(&self) -> std::sync::MutexGuard<'_, Known> {
         self.known.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Discovery from a restored state: the saved home sets are listed; when that fails
+    /// for any reason but refused credentials, the full discovery runs once. The flag
+    /// tells whether the full discovery ran.
+    async fn rediscover(
+        &self,
+        calendar_homes: Vec<Url>,
+        addressbook_homes: Vec<Url>,
+        dav: Vec<String>,
+    ) -> Result<(discovery::Discovered, bool), StoreError> {
+        match discovery::relist(&self.client, calendar_homes, addressbook_homes, dav).await {
+            Ok(found) => Ok((found, false)),
+            Err(Relisting::Unauthorized(e)) => Err(e),
+            Err(Relisting::Stale(reason)) => {
+                tracing::info!(
+                    url = self.client.origin().as_str(),
+                    %reason,
+                    "saved discovery state no longer holds; discovering in full"
+                );
+                Ok((discovery::discover(&self.client).await?, true))
+            }
+        }
     }
 
     /// The absolute URL of an href from a listing or a collection.
@@ -244,9 +294,69 @@ impl Store for DavStore {
         }
     }
 
-    async fn discover(&self) -> Result<Vec<CollectionInfo>, StoreError> {
-        let found = discovery::discover(&self.client).await?;
+    fn discovery_state(&self) -> Option<String> {
+        let known = self.known();
+        if !known.discovered
+            || (known.calendar_homes.is_empty() && known.addressbook_homes.is_empty())
+        {
+            return None;
+        }
+        DiscoveryState {
+            calendar_homes: known.calendar_homes.clone(),
+            addressbook_homes: known.addressbook_homes.clone(),
+            dav: known.dav.clone(),
+            fingerprint: self.fingerprint_with(known.restored.as_ref()),
+        }
+        .to_json(self.client.origin(), &self.username)
+    }
+
+    fn restore_discovery_state(&self, state: &str) -> bool {
+        let state = match DiscoveryState::from_json(state, self.client.origin(), &self.username) {
+            Ok(state) => state,
+            Err(e) => {
+                tracing::info!(
+                    url = self.client.origin().as_str(),
+                    error = %e,
+                    "saved discovery state not used"
+                );
+                return false;
+            }
+        };
         let mut known = self.known();
+        known.calendar_homes = state.calendar_homes;
+        known.addressbook_homes = state.addressbook_homes;
+        known.dav = state.dav;
+        known.restored = Some(state.fingerprint);
+        known.cached = true;
+        true
+    }
+
+    async fn discover(&self) -> Result<Vec<CollectionInfo>, StoreError> {
+        let saved = {
+            let known = self.known();
+            known.cached.then(|| {
+                (
+                    known.calendar_homes.clone(),
+                    known.addressbook_homes.clone(),
+                    known.dav.clone(),
+                )
+            })
+        };
+        let (found, full) = match saved {
+            Some((calendar_homes, addressbook_homes, dav)) => {
+                self.rediscover(calendar_homes, addressbook_homes, dav)
+                    .await?
+            }
+            None => (discovery::discover(&self.client).await?, true),
+        };
+        let mut known = self.known();
+        if full {
+            // The full discovery replaces the restored state; it keeps serving later
+            // discoveries only when it found home sets to list.
+            known.restored = None;
+            known.cached &=
+                !(found.calendar_homes.is_empty() && found.addressbook_homes.is_empty());
+        }
         known.calendar_homes = found.calendar_homes;
         known.addressbook_homes = found.addressbook_homes;
         self.client.note_discovery(
@@ -258,7 +368,9 @@ impl Store for DavStore {
         );
         known.dav = found.dav;
         known.discovered = true;
-        known.profile = Some(crate::profile::detect(&self.client.fingerprint()));
+        known.profile = Some(crate::profile::detect(
+            &self.fingerprint_with(known.restored.as_ref()),
+        ));
         Ok(found.collections)
     }
 

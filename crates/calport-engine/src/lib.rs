@@ -12,6 +12,8 @@ pub mod mapping;
 pub mod migrate;
 pub mod plan;
 pub mod report;
+pub mod schedule;
+pub mod sync;
 
 pub use mapping::{CollectionMapping, Selection, map_collections};
 pub use migrate::{EngineError, MigrateOptions, Migration, Progress, SilentProgress};

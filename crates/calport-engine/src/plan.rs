@@ -95,6 +95,7 @@ pub fn status_after(
             hash: Some(item.hash.clone()),
         }),
         dst,
+        span: previous.and_then(|p| p.span),
     }
 }
 
@@ -247,6 +248,7 @@ mod tests {
                     etag: Some(Etag::new("\"d\"")),
                     hash: dst_hash_known.then_some(h),
                 }),
+                span: None,
             });
             let action = plan_item(status.as_ref(), &src);
             let landed = match &action {

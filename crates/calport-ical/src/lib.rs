@@ -13,6 +13,9 @@
 //!   file that already is one item comes back byte for byte.
 //! - [`set_schedule_agent_client`] and [`set_origin`] re-serialize only the lines they
 //!   must change and return [`std::borrow::Cow::Borrowed`] when nothing changes.
+//! - [`replace_uid`] gives every item component a new UID, changing only those lines.
+//! - [`time_span`] reads a conservative [`TimeSpan`] of an event (every occurrence
+//!   included, time zones not resolved) to decide whether it is in a sync window.
 //! - [`compare`] reports semantic [`Difference`]s between what was sent and what a
 //!   server stored, forgiving the rewrites listed in [`Tolerance`].
 //! - [`Document::to_bytes`] and [`fold_line`] write CRLF lines folded at 75 octets
@@ -28,8 +31,10 @@ mod hash;
 mod meta;
 mod model;
 mod parse;
+mod span;
 mod split;
 mod text;
+mod uid;
 mod unfold;
 mod workaround;
 mod write;
@@ -41,7 +46,9 @@ pub use hash::content_hash;
 pub use meta::{ItemMeta, inspect};
 pub use model::{Component, Document, Param, Property};
 pub use parse::parse;
+pub use span::{TimeSpan, time_span};
 pub use split::{Split, SplitOutcome, split_by_uid, split_vcards};
 pub use text::{escape_text, split_unescaped, unescape_text};
+pub use uid::replace_uid;
 pub use workaround::{sogo_null_risk, sogo_null_workaround};
 pub use write::{MAX_LINE_OCTETS, fold_line, property_line};

@@ -13,4 +13,4 @@ mod db;
 mod model;
 
 pub use db::{StateDb, StateError};
-pub use model::{FailureRecord, ItemStatus, PairState, SideState};
+pub use model::{ConflictRecord, ConflictSide, FailureRecord, ItemStatus, PairState, SideState};

@@ -25,6 +25,9 @@ pub struct ItemStatus {
     pub src: Option<SideState>,
     /// The destination side, if the item is there.
     pub dst: Option<SideState>,
+    /// For events: the time span of all occurrences when last seen (unix seconds; an end
+    /// of `None` recurs forever), used by sync windows. `None` for other items.
+    pub span: Option<(i64, Option<i64>)>,
 }
 
 /// A collection pair and its incremental-listing tokens.
@@ -36,6 +39,10 @@ pub struct PairState {
     pub src_token: Option<String>,
     /// Destination token at the last complete pass.
     pub dst_token: Option<String>,
+    /// Source collection version (ctag or sync-token property) at the last complete pass.
+    pub src_marker: Option<String>,
+    /// Destination collection version at the last complete pass.
+    pub dst_marker: Option<String>,
 }
 
 /// A source member that could not be transferred.
@@ -53,4 +60,50 @@ pub struct FailureRecord {
     pub reason: String,
     /// How many runs failed on it.
     pub attempts: i64,
+}
+
+/// One side of a parked conflict: the version that was there when it was parked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConflictSide {
+    /// Where the version lives.
+    pub href: ItemRef,
+    /// Its etag when parked.
+    pub etag: Option<Etag>,
+    /// Its bytes.
+    pub body: Vec<u8>,
+}
+
+/// A conflict parked for a person to decide.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConflictRecord {
+    /// Row id, as users name it (`calport conflicts resolve ID`).
+    pub id: i64,
+    /// The collection pair.
+    pub pair_id: i64,
+    /// The job of the pair.
+    pub job: String,
+    /// Side A's collection.
+    pub a_collection: String,
+    /// Side B's collection.
+    pub b_collection: String,
+    /// The item's UID.
+    pub uid: String,
+    /// `event`, `todo`, `card`, …
+    pub kind: String,
+    /// Why it was parked, in words.
+    pub reason: String,
+    /// Side A's version (`None`: deleted there).
+    pub a: Option<ConflictSide>,
+    /// Side B's version (`None`: deleted there).
+    pub b: Option<ConflictSide>,
+    /// Side A's content hash at the last sync (the common ancestor), if any.
+    pub base_a_hash: Option<String>,
+    /// Side B's content hash at the last sync, if any.
+    pub base_b_hash: Option<String>,
+    /// The user's choice (`a`, `b`, `both`), applied by the next run.
+    pub resolution: Option<String>,
+    /// When it was first parked (unix milliseconds).
+    pub created_at: i64,
+    /// When its versions last changed (unix milliseconds).
+    pub updated_at: i64,
 }

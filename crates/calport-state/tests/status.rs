@@ -26,6 +26,7 @@ async fn pairs_items_and_failures_survive_reopening_the_file() {
         kind: "event".into(),
         src: Some(side("/a/cal/1.ics", Some("\"e1\""), Some("h1"))),
         dst: Some(side("/b/cal/u1.ics", None, Some("h1"))),
+        span: Some((1_700_000_000, None)),
     };
     db.upsert_item(pair.id, &item).await.unwrap();
     let mut changed = item.clone();

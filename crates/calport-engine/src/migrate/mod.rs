@@ -18,7 +18,7 @@ use thiserror::Error;
 use crate::mapping::{CollectionMapping, Selection, map_collections};
 use crate::report::{MigrationReport, Outcome, PairReport, PairStats};
 
-mod items;
+pub(crate) mod items;
 mod known;
 mod pair;
 mod verify;
@@ -38,6 +38,9 @@ pub enum EngineError {
     /// The status database failed.
     #[error(transparent)]
     State(#[from] StateError),
+    /// The job's options do not fit together.
+    #[error("job configuration: {0}")]
+    Config(String),
 }
 
 /// How a migration runs.

@@ -414,6 +414,7 @@ impl<'r, 'a> PairRun<'r, 'a> {
                             kind: crate::plan::kind_name(member.kind).to_owned(),
                             src: None,
                             dst: None,
+                            span: None,
                         },
                     };
                     let row = ItemStatus {
