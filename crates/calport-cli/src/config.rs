@@ -28,8 +28,8 @@ pub enum ConfigError {
     /// A required key is missing or a value is unusable.
     #[error("config: [{section}] {key}: {message}")]
     Invalid {
-        /// `source`, `destination` or `options`.
-        section: &'static str,
+        /// `source`, `destination`, `options`, `accounts.NAME`, `jobs.NAME`, …
+        section: String,
         /// The key.
         key: &'static str,
         /// What is wrong.
@@ -191,9 +191,9 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-fn invalid(section: &'static str, key: &'static str, message: &str) -> ConfigError {
+pub(crate) fn invalid(section: &str, key: &'static str, message: &str) -> ConfigError {
     ConfigError::Invalid {
-        section,
+        section: section.to_owned(),
         key,
         message: message.to_owned(),
     }
@@ -204,7 +204,7 @@ impl AccountFile {
     ///
     /// # Errors
     /// [`ConfigError::Invalid`] naming the missing or unusable key.
-    pub fn resolve(&self, section: &'static str) -> Result<Account, ConfigError> {
+    pub fn resolve(&self, section: &str) -> Result<Account, ConfigError> {
         let raw_url = self
             .url
             .as_deref()

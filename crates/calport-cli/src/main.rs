@@ -7,6 +7,7 @@ mod commands;
 mod config;
 mod progress;
 mod summary;
+mod sync_config;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,15 @@ enum Command {
     /// Preflight (read-only): connect to both sides, name the servers and what they can
     /// do, count the items of every collection, preview the mapping and list known risks.
     Check(commands::check::CheckArgs),
+    /// Keep two accounts in step: run the jobs of a sync file once, or on their schedules
+    /// with --watch.
+    ///
+    /// Each job pairs collections of account A and B and syncs them one-way or both ways,
+    /// with conflict and deletion policies, an optional time window and a mass-deletion
+    /// guard. Only what changed since the last run is fetched and written.
+    Sync(commands::sync::SyncArgs),
+    /// List parked conflicts (both versions) and resolve them.
+    Conflicts(commands::conflicts::ConflictsArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -68,6 +78,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Migrate(args) => commands::migrate::run(args, cli.verbose).await,
             Command::Check(args) => commands::check::run(args).await,
+            Command::Sync(args) => commands::sync::run(args).await,
+            Command::Conflicts(args) => commands::conflicts::run(args).await,
         }
     });
     match result {

@@ -73,6 +73,13 @@ pub(crate) struct DavRequest {
 }
 
 impl DavRequest {
+    /// Whether the request carries `If-Match` or `If-None-Match`.
+    pub(crate) fn is_conditional(&self) -> bool {
+        self.headers.iter().any(|(name, _)| {
+            name == reqwest::header::IF_MATCH || name == reqwest::header::IF_NONE_MATCH
+        })
+    }
+
     /// A request without body; redirects are followed for PROPFIND, REPORT and OPTIONS.
     pub(crate) fn new(method: Method, url: Url) -> Self {
         let follow_redirects = matches!(method.as_str(), "PROPFIND" | "REPORT" | "OPTIONS");
@@ -307,7 +314,9 @@ impl Client {
         }
     }
 
-    /// Sends a request, retrying 423 (Xandikos answers it while its git repository is locked by another write), 429/502/503/504 and transport failures with exponential
+    /// Sends a request, retrying 423 (Xandikos answers it while its git repository is
+    /// locked by another write), 429/502/503/504, 500 on conditional writes, and transport
+    /// failures with exponential
     /// backoff and jitter (honouring `Retry-After`). Any answer is returned, also an error
     /// status: mapping it is up to the caller (see [`crate::errors`]).
     ///
@@ -320,7 +329,12 @@ impl Client {
         loop {
             let (hint, why) = match self.exchange(req).await {
                 Ok(mut resp) => {
-                    let retryable = matches!(resp.code(), 423 | 429 | 502 | 503 | 504);
+                    // A conditional write is safe to repeat (a repeat of one that did land
+                    // fails its precondition), so a 500 gets retried too: Xandikos 0.4
+                    // answers 500 (LockedError) when a DELETE meets another write's git
+                    // index lock.
+                    let retryable = matches!(resp.code(), 423 | 429 | 502 | 503 | 504)
+                        || (resp.code() == 500 && req.is_conditional());
                     if !retryable || attempt >= self.max_retries {
                         resp.after_lost_attempt = lost_attempt;
                         return Ok(resp);

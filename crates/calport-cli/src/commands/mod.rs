@@ -2,4 +2,6 @@
 
 pub mod accounts;
 pub mod check;
+pub mod conflicts;
 pub mod migrate;
+pub mod sync;

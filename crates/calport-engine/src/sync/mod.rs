@@ -84,6 +84,28 @@ impl SyncJob {
         }
     }
 
+    /// The key of the job's status: its name, plus the one-way rules. The status of a
+    /// `keep` job does not say which target edits it let stand, so switching a job to
+    /// `mirror` (or changing its direction) starts from a fresh status: the first run then
+    /// compares both sides item by item and makes the target a copy.
+    pub fn status_key(&self) -> String {
+        match self.policy.direction {
+            Direction::Both => self.name.clone(),
+            Direction::AToB | Direction::BToA => format!(
+                "{} [{}, {}]",
+                self.name,
+                match self.policy.direction {
+                    Direction::AToB => "a-to-b",
+                    _ => "b-to-a",
+                },
+                match self.policy.target {
+                    TargetPolicy::Keep => "keep",
+                    TargetPolicy::Mirror => "mirror",
+                }
+            ),
+        }
+    }
+
     /// Checks rules that depend on each other.
     ///
     /// # Errors
@@ -230,9 +252,7 @@ impl<'a> Sync<'a> {
     /// per-collection problems are in the report.
     pub async fn run(&self) -> Result<SyncReport, EngineError> {
         let started = Instant::now();
-        self.job
-            .validate()
-            .map_err(EngineError::Config)?;
+        self.job.validate().map_err(EngineError::Config)?;
         let a_collections = self.discover(Side::A).await?;
         let b_collections = self.discover(Side::B).await?;
         let now = self.options.now.unwrap_or_else(|| {

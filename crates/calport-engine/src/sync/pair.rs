@@ -141,8 +141,9 @@ impl PairSync<'_> {
             kind: self.a_collection.kind.as_str().to_owned(),
             ..SyncPairReport::default()
         };
+        let key = self.job.status_key();
         let (job, a_href, b_href) = (
-            self.job.name.as_str(),
+            key.as_str(),
             self.a_collection.href.as_str(),
             self.b_collection.href.as_str(),
         );
