@@ -165,8 +165,10 @@ impl SyncFile {
                 + &err
                     .span()
                     .map(|span| {
-                        let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-                        format!(" (at line {line})")
+                        let start = span.start.min(text.len());
+                        let line = text[..start].matches('\n').count() + 1;
+                        let content = text.lines().nth(line - 1).unwrap_or_default().trim();
+                        format!(" (at line {line}: {content})")
                     })
                     .unwrap_or_default()
         })
