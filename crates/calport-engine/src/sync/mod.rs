@@ -9,6 +9,7 @@
 //! on the next one: writes are conditional, names derive from UIDs, and a re-run plans
 //! from what both sides hold.
 
+mod execute;
 pub mod guard;
 mod observe;
 mod pair;
