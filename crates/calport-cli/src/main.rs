@@ -44,6 +44,15 @@ enum Command {
     Sync(commands::sync::SyncArgs),
     /// List parked conflicts (both versions) and resolve them.
     Conflicts(commands::conflicts::ConflictsArgs),
+    /// Run the service: REST API on 127.0.0.1:8080, worker and scheduler in-process,
+    /// SQLite in the data directory (or PostgreSQL via CALPORT_DATABASE_URL).
+    Serve(commands::serve::DataArgs),
+    /// Run only a worker (and scheduler) on the shared database, for extra machines.
+    Worker(commands::serve::DataArgs),
+    /// Create, list or revoke API keys of the service.
+    Apikey(commands::serve::ApiKeyArgs),
+    /// Print an example calport.toml, or check the configuration.
+    Config(commands::serve::ConfigArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -80,6 +89,10 @@ fn main() -> ExitCode {
             Command::Check(args) => commands::check::run(args).await,
             Command::Sync(args) => commands::sync::run(args).await,
             Command::Conflicts(args) => commands::conflicts::run(args).await,
+            Command::Serve(args) => commands::serve::serve(args).await,
+            Command::Worker(args) => commands::serve::worker(args).await,
+            Command::Apikey(args) => commands::serve::apikey(args).await,
+            Command::Config(args) => commands::serve::config_command(args),
         }
     });
     match result {

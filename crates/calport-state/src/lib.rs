@@ -6,11 +6,21 @@
 //! is committed as it lands) and able to tell "deleted on the source" from "new on the
 //! destination". Failed members are kept too, so the next run retries them.
 //!
-//! SQLite is the embedded backend (WAL, one writer). Every statement is plain SQL with
-//! `$n` placeholders so a PostgreSQL backend can share it later.
+//! Two backends, chosen by URL in [`StateDb::connect`]: SQLite, the embedded one (a file
+//! in WAL mode, one writer at a time), and PostgreSQL, which several calport processes can
+//! share. Every statement is plain SQL with `$n` placeholders, written once for both; each
+//! backend has its own migrations (`migrations/sqlite`, `migrations/postgres`) creating
+//! the same tables.
 
 mod db;
 mod model;
+mod service;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
-pub use db::{StateDb, StateError};
+pub use db::{Backend, StateDb, StateError};
 pub use model::{ConflictRecord, ConflictSide, FailureRecord, ItemStatus, PairState, SideState};
+pub use service::{
+    AccountFields, AccountRow, ApiKeyRow, DeliveryRow, JobFields, JobRow, RunLogRow, RunRow, Saved,
+    WebhookRow, WorkerRow,
+};

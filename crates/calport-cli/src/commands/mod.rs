@@ -4,4 +4,5 @@ pub mod accounts;
 pub mod check;
 pub mod conflicts;
 pub mod migrate;
+pub mod serve;
 pub mod sync;

@@ -158,6 +158,8 @@ impl Default for SyncOptions {
 
 /// Hooks for live progress.
 pub trait SyncProgress: Send + std::marker::Sync {
+    /// The job's collection pairs are known: `pairs` follow.
+    fn run_planned(&self, _pairs: usize) {}
     /// A collection pair was planned; `writes` actions follow.
     fn pair_planned(&self, _label: &str, _writes: usize) {}
     /// One planned action finished.
@@ -268,6 +270,7 @@ impl<'a> Sync<'a> {
             ..SyncReport::default()
         };
         let planned = self.pairs(&a_collections, &b_collections, &mut report);
+        self.progress.run_planned(planned.len());
         for (a, b) in planned {
             if self.cancel.load(Ordering::SeqCst) {
                 report.cancelled = true;
