@@ -145,6 +145,26 @@ impl RunStats {
         stats
     }
 
+    /// The stats of a run resumed after a pause: `self` (the part after the pause) plus
+    /// `before` (the part before). Items written before the pause are seen again after it
+    /// as already in step; they are counted once, as written.
+    pub fn after_pause(mut self, before: &RunStats) -> RunStats {
+        fn merge(after: &mut KindCounts, before: &KindCounts) {
+            let seen_again = before.created + before.updated;
+            after.unchanged = after.unchanged.saturating_sub(seen_again) + before.unchanged;
+            after.created += before.created;
+            after.updated += before.updated;
+            after.deleted += before.deleted;
+            after.failed = after.failed.max(before.failed);
+            after.conflicts = after.conflicts.max(before.conflicts);
+        }
+        merge(&mut self.events, &before.events);
+        merge(&mut self.contacts, &before.contacts);
+        self.collections = self.collections.max(before.collections);
+        self.collections_created += before.collections_created;
+        self
+    }
+
     /// Sum over kinds, by outcome name (for metrics).
     pub fn outcomes(&self) -> [(&'static str, u64); 6] {
         let (e, c) = (&self.events, &self.contacts);
@@ -239,8 +259,11 @@ impl SyncProgress for Tracker {
 
     fn pair_finished(&self, report: &SyncPairReport) {
         let label = format!("{} ↔ {}", report.a, report.b);
+        let complete = report.complete;
         self.update(
             |p| match p.collections.iter_mut().rev().find(|c| c.label == label) {
+                // A pair stopped early (pause, cancel, guard) keeps its count.
+                Some(c) if !complete => c.finished = false,
                 Some(c) => {
                     c.finished = true;
                     c.done = c.done.max(c.total);

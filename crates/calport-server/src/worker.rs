@@ -205,7 +205,16 @@ async fn execute(app: &App, worker: &str, run: RunRow) {
         })
     };
 
-    let ending = run_job(app, &run, Arc::clone(&tracker), Arc::clone(&cancel)).await;
+    // Stats of the part before a pause, to add to this part's.
+    let before_pause: Option<RunStats> = run
+        .stats
+        .as_deref()
+        .and_then(|s| serde_json::from_str(s).ok());
+    let mut ending = run_job(app, &run, Arc::clone(&tracker), Arc::clone(&cancel)).await;
+    ending.stats = match (ending.stats.take(), before_pause) {
+        (Some(after), Some(before)) => Some(after.after_pause(&before)),
+        (after, before) => after.or(before),
+    };
     heartbeat.abort();
     let asked = control
         .lock()
