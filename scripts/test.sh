@@ -13,7 +13,6 @@ XANDIKOS_VERSION="0.4.10"
 PYTHON="${PYTHON:-python3}"
 
 step() { printf '\n==> %s\n' "$*"; }
-warn() { printf 'WARNING: %s\n' "$*" >&2; }
 
 step "Python venv with radicale==$RADICALE_VERSION xandikos==$XANDIKOS_VERSION at $VENV"
 if [ ! -x "$VENV/bin/python" ]; then
@@ -55,7 +54,8 @@ else
     if pg_isready -q -h 127.0.0.1 2>/dev/null; then
         echo "started cluster $cluster/main"
     else
-        warn "PostgreSQL does not answer on 127.0.0.1 (not needed by the tests yet)"
+        echo "PostgreSQL does not answer on 127.0.0.1:5432; the state and service tests need it" >&2
+        exit 1
     fi
 fi
 
