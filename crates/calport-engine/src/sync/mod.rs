@@ -256,8 +256,10 @@ impl<'a> Sync<'a> {
     pub async fn run(&self) -> Result<SyncReport, EngineError> {
         let started = Instant::now();
         self.job.validate().map_err(EngineError::Config)?;
-        let a_collections = self.discover(Side::A).await?;
-        let b_collections = self.discover(Side::B).await?;
+        // Both accounts at once: a run's fixed cost is the slower side, not the sum.
+        let (a_collections, b_collections) =
+            tokio::join!(self.discover(Side::A), self.discover(Side::B));
+        let (a_collections, b_collections) = (a_collections?, b_collections?);
         let now = self.options.now.unwrap_or_else(|| {
             SystemTime::now()
                 .duration_since(UNIX_EPOCH)

@@ -158,8 +158,13 @@ impl PairSync<'_> {
         };
 
         let mut views = Vec::new();
-        for side in [Side::A, Side::B] {
-            match self.observe_side(side, pair.as_ref(), &rows, &parked).await {
+        // Both sides are listed (and their changes fetched) at the same time.
+        let (a_seen, b_seen) = tokio::join!(
+            self.observe_side(Side::A, pair.as_ref(), &rows, &parked),
+            self.observe_side(Side::B, pair.as_ref(), &rows, &parked)
+        );
+        for (side, seen) in [(Side::A, a_seen), (Side::B, b_seen)] {
+            match seen {
                 Ok(view) => views.push(view),
                 Err(err) if err.class() == ErrorClass::Fatal => {
                     return Err(Self::side_error(side, err));
