@@ -55,24 +55,32 @@ enum Command {
     Config(commands::serve::ConfigArgs),
 }
 
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, service: bool) {
     let default = match verbose {
+        // The service logs what it does at info level by default.
+        0 if service => "info,sqlx=warn,hyper=warn",
         0 => "warn",
         1 => "info,calport=info",
         _ => "debug,hyper=info,reqwest=info,sqlx=warn",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CALPORT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    // CALPORT_LOG_FORMAT=json: one JSON object per line, for log collectors.
+    if std::env::var("CALPORT_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    let service = matches!(cli.command, Command::Serve(_) | Command::Worker(_));
+    init_logging(cli.verbose, service);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
