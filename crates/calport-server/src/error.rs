@@ -3,8 +3,9 @@
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -23,7 +24,8 @@ pub struct ErrorDetail {
     /// The HTTP status.
     pub status: u16,
     /// A stable machine-readable code: `unauthorized`, `not_found`, `invalid`,
-    /// `conflict`, `payload_too_large`, `bad_request`, `internal`.
+    /// `conflict`, `payload_too_large`, `bad_request`, `method_not_allowed`,
+    /// `unsupported_media_type`, `remote_error`, `internal`.
     pub code: &'static str,
     /// A sentence for people.
     pub message: String,
@@ -101,6 +103,16 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+
+    /// The same error with its field placed inside `prefix` (`url` in `accounts[0]`:
+    /// `accounts[0].url`).
+    pub fn within(mut self, prefix: &str) -> Self {
+        self.field = Some(match self.field {
+            Some(field) => format!("{prefix}.{field}"),
+            None => prefix.to_owned(),
+        });
+        self
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -157,17 +169,7 @@ fn from_rejection(rejection: JsonRejection) -> ApiError {
                 .split_once("target type: ")
                 .map(|(_, d)| d.to_owned())
                 .unwrap_or(text);
-            let field = detail
-                .split_once(": ")
-                .map(|(path, _)| path.to_owned())
-                .filter(|p| !p.contains(' '))
-                .or_else(|| {
-                    detail
-                        .split_once("field `")
-                        .and_then(|(_, rest)| rest.split_once('`'))
-                        .map(|(f, _)| f.to_owned())
-                })
-                .unwrap_or_else(|| "body".to_owned());
+            let field = field_of(&detail).unwrap_or_else(|| "body".to_owned());
             ApiError::invalid(&field, detail)
         }
         JsonRejection::MissingJsonContentType(_) => ApiError::new(
@@ -176,5 +178,49 @@ fn from_rejection(rejection: JsonRejection) -> ApiError {
             "send the body as application/json",
         ),
         _ => ApiError::bad_request(text),
+    }
+}
+
+/// The field a serde error names: its path (`options.direction: unknown variant …`),
+/// else the field in backquotes (`missing field `url``).
+fn field_of(detail: &str) -> Option<String> {
+    detail
+        .split_once(": ")
+        .map(|(path, _)| path.to_owned())
+        .filter(|p| !p.contains(' '))
+        .or_else(|| {
+            detail
+                .split_once("field `")
+                .and_then(|(_, rest)| rest.split_once('`'))
+                .map(|(f, _)| f.to_owned())
+        })
+}
+
+/// Query parameters whose rejections (a value of the wrong type, an unknown parameter)
+/// answer 422 naming the parameter, in the API's error shape.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => {
+                // "Failed to deserialize query string: limit: invalid digit found in string".
+                let text = rejection.body_text();
+                let detail = text
+                    .split_once("query string: ")
+                    .map(|(_, d)| d.to_owned())
+                    .unwrap_or(text);
+                let field = field_of(&detail).unwrap_or_else(|| "query".to_owned());
+                Err(ApiError::invalid(&field, detail))
+            }
+        }
     }
 }

@@ -21,6 +21,9 @@ use crate::jobspec::{JobInput, JobKind};
 use crate::progress::{RunStats, Tracker};
 use crate::{scheduler, webhooks};
 
+/// How long a stopping worker waits for its runs to reach an item boundary.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
 /// Unix milliseconds now.
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -78,8 +81,9 @@ pub async fn run(app: App, id: String, mut shutdown: watch::Receiver<bool>) {
                 Ok(Some(run)) => {
                     running.fetch_add(1, Ordering::SeqCst);
                     let (app, id, running) = (app.clone(), id.clone(), Arc::clone(&running));
+                    let stop = shutdown.clone();
                     tasks.spawn(async move {
-                        execute(&app, &id, run).await;
+                        execute(&app, &id, run, stop).await;
                         running.fetch_sub(1, Ordering::SeqCst);
                     });
                 }
@@ -96,9 +100,21 @@ pub async fn run(app: App, id: String, mut shutdown: watch::Receiver<bool>) {
             _ = shutdown.changed() => {}
         }
     }
-    // Let running runs reach their next item boundary; their leases expire otherwise.
-    tasks.abort_all();
-    while tasks.join_next().await.is_some() {}
+    // Running runs stop at their next item boundary and are handed back to the queue;
+    // what does not stop in time is dropped, and its lease expires.
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    while !tasks.is_empty() {
+        match tokio::time::timeout_at(deadline, tasks.join_next()).await {
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(_) => {
+                tracing::warn!("runs did not stop in time; their leases will expire");
+                tasks.abort_all();
+                while tasks.join_next().await.is_some() {}
+                break;
+            }
+        }
+    }
     let _ = app.db.remove_worker(&id).await;
     tracing::info!(worker = %id, "worker stopped");
 }
@@ -135,7 +151,7 @@ struct Ending {
 }
 
 /// Executes one claimed run to its end (or until paused, cancelled or the lease is lost).
-async fn execute(app: &App, worker: &str, run: RunRow) {
+async fn execute(app: &App, worker: &str, run: RunRow, mut shutdown: watch::Receiver<bool>) {
     let (log_tx, mut log_rx) = tokio::sync::mpsc::unbounded_channel();
     let tracker = Arc::new(Tracker::new(log_tx));
     let db = app.db.clone();
@@ -210,7 +226,19 @@ async fn execute(app: &App, worker: &str, run: RunRow) {
         .stats
         .as_deref()
         .and_then(|s| serde_json::from_str(s).ok());
+    // A stopping worker hands the run back instead of finishing it.
+    let stopping = Arc::new(AtomicBool::new(false));
+    let stop_watch = {
+        let (cancel, stopping) = (Arc::clone(&cancel), Arc::clone(&stopping));
+        tokio::spawn(async move {
+            if shutdown.wait_for(|s| *s).await.is_ok() {
+                stopping.store(true, Ordering::SeqCst);
+                cancel.store(true, Ordering::SeqCst);
+            }
+        })
+    };
     let mut ending = run_job(app, &run, Arc::clone(&tracker), Arc::clone(&cancel)).await;
+    stop_watch.abort();
     ending.stats = match (ending.stats.take(), before_pause) {
         (Some(after), Some(before)) => Some(after.after_pause(&before)),
         (after, before) => after.or(before),
@@ -222,6 +250,10 @@ async fn execute(app: &App, worker: &str, run: RunRow) {
         .clone();
     let ending = match (lost.load(Ordering::SeqCst), asked.as_deref()) {
         (true, _) => None,
+        (false, _) if stopping.load(Ordering::SeqCst) => Some(Ending {
+            state: "queued",
+            ..ending
+        }),
         (false, Some("pause")) => Some(Ending {
             state: "paused",
             ..ending
@@ -241,7 +273,8 @@ async fn execute(app: &App, worker: &str, run: RunRow) {
         let _ = logger.await;
         return;
     };
-    if ending.state != "paused" {
+    let unfinished = matches!(ending.state, "paused" | "queued");
+    if !unfinished {
         tracker.finish();
     }
     let stats_json = ending
@@ -291,9 +324,7 @@ async fn execute(app: &App, worker: &str, run: RunRow) {
     }
     drop(tracker);
     let _ = logger.await;
-    if ending.state != "paused"
-        && let Err(err) = webhooks::enqueue_for_run(app, run_id).await
-    {
+    if !unfinished && let Err(err) = webhooks::enqueue_for_run(app, run_id).await {
         tracing::warn!(run = run_id, error = %err, "cannot queue the run's webhooks");
     }
 }

@@ -761,7 +761,8 @@ impl StateDb {
     }
 
     /// Ends a run held by `worker`: its final state (`completed`, `partial_failure`,
-    /// `failed`, `cancelled`, or `paused` to continue later), stats, report and error.
+    /// `failed`, `cancelled`; or `paused` to continue when resumed, `queued` to hand it
+    /// back for any worker at once), stats, report and error.
     /// False when the worker no longer held it.
     ///
     /// # Errors
@@ -776,7 +777,8 @@ impl StateDb {
         error: Option<&str>,
     ) -> Result<bool, StateError> {
         let now = now_ms();
-        let finished = state != "paused";
+        // `paused` and `queued` (handed back at shutdown) are not the end of the run.
+        let finished = !matches!(state, "paused" | "queued");
         on_pool!(self, pool => {
             let done = sqlx::query(
                 "UPDATE runs SET state = $1, stats = COALESCE($2, stats),
@@ -865,13 +867,22 @@ impl StateDb {
         limit: i64,
     ) -> Result<Vec<RunLogRow>, StateError> {
         let levels = levels.join(",");
-        let pattern = query.map(|q| format!("%{}%", q.to_lowercase()));
+        // The query is plain text: LIKE's wildcards and the escape character in it are
+        // escaped.
+        let pattern = query.map(|q| {
+            let q = q
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{q}%")
+        });
         on_pool!(self, pool => {
             Ok(sqlx::query_as::<_, RunLogRow>(
                 "SELECT * FROM run_logs
                  WHERE run_id = $1 AND id > $2
                    AND ($3 = '' OR ',' || $3 || ',' LIKE '%,' || level || ',%')
-                   AND ($4 IS NULL OR LOWER(message) LIKE $4)
+                   AND ($4 IS NULL OR LOWER(message) LIKE $4 ESCAPE '\\')
                  ORDER BY id LIMIT $5",
             )
             .bind(run_id)

@@ -81,7 +81,8 @@ pub struct AccountPatch {
     pub password: Option<String>,
 }
 
-fn check(name: &str, kind: &str, url: &str, username: &str) -> Result<(), ApiError> {
+/// Checks an account's fields; 422 names the first that is wrong.
+pub(crate) fn check(name: &str, kind: &str, url: &str, username: &str) -> Result<(), ApiError> {
     if name.trim().is_empty() || name.len() > 200 {
         return Err(ApiError::invalid("name", "must be 1 to 200 characters"));
     }

@@ -337,7 +337,10 @@ pub async fn resolve(
         .await?
         .ok_or_else(|| ApiError::not_found("conflict", id))?;
     app.db.resolve_conflict(id, &input.keep).await?;
-    if let Some(job) = job_id_of(&c.job) {
+    // Only a job that still exists can run (its conflicts outlive a deleted job).
+    if let Some(job) = job_id_of(&c.job)
+        && app.db.job(job).await?.is_some()
+    {
         // Already in flight: the choice is applied by that run's next pass or the next run.
         let _ = app.db.enqueue_run(job, "api", false).await?;
     }

@@ -1,7 +1,7 @@
 //! `/api/sync-jobs`: jobs, their control (start, pause, resume, cancel) and their runs.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use calport_state::{JobFields, JobRow, RunRow, Saved};
 use serde::{Deserialize, Serialize};
@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::runs::Run;
 use crate::app::App;
-use crate::error::{ApiError, ApiJson, ErrorBody};
+use crate::error::{ApiError, ApiJson, ApiQuery, ErrorBody};
 use crate::jobspec::{JobInput, merge_patch};
 
 /// A job as the API shows it.
@@ -318,7 +318,7 @@ pub struct RunsQuery {
 pub async fn runs(
     State(app): State<App>,
     Path(id): Path<i64>,
-    Query(query): Query<RunsQuery>,
+    ApiQuery(query): ApiQuery<RunsQuery>,
 ) -> Result<Json<Vec<Run>>, ApiError> {
     load(&app, id).await?;
     let limit = query.limit.unwrap_or(50);

@@ -4,7 +4,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use calport_state::RunRow;
 use futures::Stream;
@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::App;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ApiQuery, ErrorBody};
 use crate::progress::{RunProgress, RunStats};
 
 /// A run as the API shows it.
@@ -179,7 +179,7 @@ fn levels_from(level: Option<&str>) -> Result<Vec<&'static str>, ApiError> {
 pub async fn logs(
     State(app): State<App>,
     Path(id): Path<i64>,
-    Query(query): Query<LogQuery>,
+    ApiQuery(query): ApiQuery<LogQuery>,
 ) -> Result<Json<LogPage>, ApiError> {
     load(&app, id).await?;
     let levels = levels_from(query.level.as_deref())?;

@@ -2,14 +2,14 @@
 //! JSON. Secrets are left out unless asked for.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use calport_secure::webhooks::WebhookSecret;
 use calport_state::{AccountFields, JobFields, Saved};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::{App, WEBHOOK_SECRET_CONTEXT};
-use crate::error::{ApiError, ApiJson, ErrorBody};
+use crate::error::{ApiError, ApiJson, ApiQuery, ErrorBody};
 use crate::jobspec::JobInput;
 
 /// An exported account.
@@ -82,7 +82,7 @@ pub struct ExportQuery {
     security(("bearer" = [])))]
 pub async fn export(
     State(app): State<App>,
-    Query(query): Query<ExportQuery>,
+    ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> Result<Json<Export>, ApiError> {
     let secrets = query.secrets.unwrap_or(false);
     let accounts = app.db.accounts().await?;
@@ -152,7 +152,8 @@ pub struct ImportResult {
     pub jobs_created: Vec<String>,
     /// Webhooks created.
     pub webhooks_created: usize,
-    /// Entries left out (a name already taken, an unknown account), with the reason.
+    /// Entries left out (a name already taken, an unknown account, a webhook that
+    /// exists), with the reason.
     pub skipped: Vec<String>,
 }
 
@@ -169,6 +170,23 @@ pub async fn import(
             "version",
             "only version 1 exports can be imported",
         ));
+    }
+    // Everything is checked before anything is created.
+    for (i, a) in input.accounts.iter().enumerate() {
+        super::accounts::check(&a.name, &a.kind, &a.url, &a.username)
+            .map_err(|e| e.within(&format!("accounts[{i}]")))?;
+    }
+    for (i, w) in input.webhooks.iter().enumerate() {
+        if let Err(e) = calport_secure::delivery::check_url(&w.url, true) {
+            return Err(ApiError::invalid(
+                &format!("webhooks[{i}].url"),
+                format!("not a usable http(s) URL: {e:?}"),
+            ));
+        }
+        if let Some(text) = &w.secret {
+            WebhookSecret::parse(text)
+                .map_err(|e| ApiError::invalid(&format!("webhooks[{i}].secret"), format!("{e}")))?;
+        }
     }
     let mut result = ImportResult::default();
     for a in &input.accounts {
@@ -221,6 +239,7 @@ pub async fn import(
         }
     }
     let jobs = app.db.jobs().await?;
+    let existing = app.db.webhooks().await?;
     for w in input.webhooks {
         let job_id = match &w.job {
             Some(name) => match jobs.iter().find(|j| &j.name == name) {
@@ -234,6 +253,13 @@ pub async fn import(
             },
             None => None,
         };
+        if existing
+            .iter()
+            .any(|h| h.url == w.url && h.job_id == job_id)
+        {
+            result.skipped.push(format!("webhook {}: it exists", w.url));
+            continue;
+        }
         let secret = match &w.secret {
             Some(text) => WebhookSecret::parse(text)
                 .map_err(|e| ApiError::invalid("webhooks.secret", format!("{e}")))?,
