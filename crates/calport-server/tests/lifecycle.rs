@@ -21,6 +21,9 @@ struct Service {
     key: String,
     client: reqwest::Client,
     _stop: watch::Sender<bool>,
+    worker_stop: watch::Sender<bool>,
+    worker: Option<tokio::task::JoinHandle<()>>,
+    app: calport_server::App,
     _dir: tempfile::TempDir,
 }
 
@@ -40,12 +43,13 @@ impl Service {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, rx) = watch::channel(false);
-        tokio::spawn(calport_server::worker::run(
+        let (worker_stop, worker_rx) = watch::channel(false);
+        let worker = tokio::spawn(calport_server::worker::run(
             app.clone(),
             calport_server::worker::worker_id(),
-            rx.clone(),
+            worker_rx,
         ));
-        let router = calport_server::api::router(app);
+        let router = calport_server::api::router(app.clone());
         let mut rx2 = rx;
         tokio::spawn(async move {
             axum::serve(listener, router)
@@ -60,8 +64,33 @@ impl Service {
             key,
             client: reqwest::Client::new(),
             _stop: stop,
+            worker_stop,
+            worker: Some(worker),
+            app,
             _dir: dir,
         }
+    }
+
+    /// Stops the worker (as on SIGTERM) and waits until it is gone.
+    async fn stop_worker(&mut self) {
+        let _ = self.worker_stop.send(true);
+        if let Some(worker) = self.worker.take() {
+            tokio::time::timeout(Duration::from_secs(30), worker)
+                .await
+                .expect("the worker stops within its grace time")
+                .unwrap();
+        }
+    }
+
+    /// Starts a new worker on the same database (as after a restart).
+    fn start_worker(&mut self) {
+        let (worker_stop, worker_rx) = watch::channel(false);
+        self.worker_stop = worker_stop;
+        self.worker = Some(tokio::spawn(calport_server::worker::run(
+            self.app.clone(),
+            calport_server::worker::worker_id(),
+            worker_rx,
+        )));
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -337,4 +366,79 @@ async fn a_job_runs_pauses_resumes_completes_and_reports() {
     assert_eq!(log[0]["state"], "delivered", "{log}");
     assert_eq!(log[0]["last_status"], 200);
     assert_eq!(deliveries.lock().unwrap().len(), 1, "delivered once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_worker_hands_its_run_back_and_a_restart_finishes_it() {
+    let source = DavServer::start(ServerKind::Radicale).await.unwrap();
+    let target = DavServer::start(ServerKind::Xandikos).await.unwrap();
+    source
+        .put_collection_bulk("/alice/calendar/", calendar(EVENTS).as_bytes())
+        .await
+        .unwrap();
+    let mut service = Service::start(&[
+        ("CALPORT_WORKER_POLL_SECONDS", "1"),
+        ("CALPORT_WORKER_LEASE_SECONDS", "60"),
+        ("CALPORT_REMOTE_CONCURRENCY", "1"),
+    ])
+    .await;
+    let (_, a) = service
+        .post(
+            "/api/accounts",
+            json!({"name": "a", "url": format!("{}/", source.base_url()),
+                   "username": "alice", "password": source.password()}),
+        )
+        .await;
+    let (_, b) = service
+        .post(
+            "/api/accounts",
+            json!({"name": "b", "url": format!("{}/", target.base_url()),
+                   "username": "user", "password": "x"}),
+        )
+        .await;
+    let (status, job) = service
+        .post(
+            "/api/sync-jobs",
+            json!({"name": "restart", "kind": "migrate", "a_account_id": a["id"], "b_account_id": b["id"],
+                   "options": {"contacts": false, "tasks": false, "verify": false,
+                               "pairs": [{"a": "/alice/calendar/", "b": target.calendar_path()}]}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{job}");
+    let (_, run) = service
+        .post(&format!("/api/sync-jobs/{}/start", job["id"]), json!({}))
+        .await;
+    let run = run["id"].as_i64().unwrap();
+    service
+        .wait_run(run, "progress", |r| {
+            r["progress"]["items_done"].as_u64().unwrap_or(0) >= 3
+        })
+        .await;
+    // SIGTERM-like stop: the run is handed back (not left to its 60 s lease).
+    service.stop_worker().await;
+    let handed_back = service.get(&format!("/api/runs/{run}")).await;
+    assert_eq!(handed_back["state"], "queued", "{handed_back}");
+    assert!(
+        handed_back["worker"].is_null(),
+        "lease released: {handed_back}"
+    );
+    let partial = target.list(target.calendar_path()).await.unwrap().len();
+    assert!(partial < EVENTS, "stopped mid-run: {partial}");
+    service.start_worker();
+    let done = service
+        .wait_run(run, "the end", |r| r["state"] == "completed")
+        .await;
+    assert_eq!(done["attempts"], 2, "{done}");
+    let uids: std::collections::BTreeSet<String> = target
+        .list(target.calendar_path())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| calport_ical::inspect(&r.body).unwrap().uid)
+        .collect();
+    assert_eq!(uids.len(), EVENTS, "every event once");
+    assert_eq!(
+        target.list(target.calendar_path()).await.unwrap().len(),
+        EVENTS
+    );
 }
