@@ -191,6 +191,26 @@ impl JobInput {
         {
             return Err(ApiError::invalid("options.window", "the window is empty"));
         }
+        if self.kind == JobKind::Migrate {
+            // A migration copies every selected collection to the same-named one (creating
+            // it when missing); explicit mapping, windows and directions are sync options.
+            let refused = [
+                ("options.pairs", !o.pairs.is_empty()),
+                ("options.into", o.into.is_some()),
+                ("options.window", o.window.is_some()),
+                (
+                    "options.direction",
+                    o.direction != Direction::Both && o.direction != Direction::AToB,
+                ),
+            ];
+            if let Some((field, _)) = refused.iter().find(|(_, set)| *set) {
+                return Err(ApiError::invalid(
+                    field,
+                    "a migrate job copies every selected collection of A to the same-named one of B; \
+                     use a sync job with direction a-to-b for explicit pairs, windows or other directions",
+                ));
+            }
+        }
         if self.kind == JobKind::Sync {
             self.sync_job()
                 .validate()
@@ -283,6 +303,20 @@ mod tests {
                              "options": {"colour": 1}}))
             .is_err()
         );
+    }
+
+    #[test]
+    fn migrate_jobs_refuse_sync_only_options() {
+        let job = input(json!({"name": "m", "kind": "migrate", "a_account_id": 1,
+                               "b_account_id": 2,
+                               "options": {"pairs": [{"a": "x", "b": "y"}]}}))
+        .unwrap();
+        let err = format!("{:?}", job.validate().unwrap_err());
+        assert!(err.contains("options.pairs"), "{err}");
+        let plain = input(json!({"name": "m", "kind": "migrate", "a_account_id": 1,
+                                 "b_account_id": 2, "options": {"direction": "a-to-b"}}))
+        .unwrap();
+        assert!(plain.validate().is_ok());
     }
 
     #[test]

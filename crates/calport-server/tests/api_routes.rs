@@ -48,6 +48,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/conflicts"),
     ("GET", "/api/conflicts/{id}"),
     ("POST", "/api/conflicts/{id}/resolve"),
+    ("GET", "/api/dead-letters"),
+    ("GET", "/api/dead-letters/{id}"),
+    ("POST", "/api/dead-letters/{id}/retry"),
+    ("POST", "/api/dead-letters/{id}/skip"),
     ("GET", "/api/worker/status"),
     ("GET", "/api/stats"),
     ("GET", "/metrics"),
@@ -486,7 +490,7 @@ async fn every_route_with_an_id_answers_404_for_an_unknown_one() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 22);
+    assert_eq!(checked, 25);
     // An id that is not a number is no resource either.
     for path in [
         "/api/accounts/abc",
@@ -1879,7 +1883,7 @@ async fn an_export_imported_into_a_fresh_instance_recreates_everything() {
             "/api/sync-jobs",
             json!({"name": "copy", "kind": "migrate", "a_account_id": a, "b_account_id": b,
                    "schedule": "1h", "enabled": false,
-                   "options": {"contacts": false, "pairs": [{"a": "Work", "b": "Arbeit"}]}}),
+                   "options": {"contacts": false, "direction": "a-to-b"}}),
         )
         .await;
     let job = job.expect(201).clone();
@@ -2135,4 +2139,98 @@ async fn oversized_bodies_are_refused_with_413() {
         server.get(&format!("/api/sync-jobs/{job}/runs")).await.json,
         json!([])
     );
+}
+
+#[tokio::test]
+async fn dead_letters_list_show_retry_and_skip() {
+    let server = Server::start().await;
+    assert_eq!(
+        server.get("/api/dead-letters").await.expect(200),
+        &json!([])
+    );
+    let reply = server.get("/api/dead-letters?state=lost").await;
+    assert_error(&reply, 422, "invalid", Some("state"));
+    let job = server.job("dl").await;
+    let pair = server
+        .app
+        .db
+        .pair(&format!("job-{job}"), "/a/cal/", "/b/cal/")
+        .await
+        .unwrap();
+    let failure = calport_state::ItemFailure {
+        pair_id: pair.id,
+        side: "b",
+        uid: "broken-1",
+        href: Some("/b/cal/broken-1.ics"),
+        reason: "403 Forbidden: quota exceeded",
+        payload: Some(b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"),
+    };
+    // Still being retried: not a dead letter yet.
+    let row = server
+        .app
+        .db
+        .record_item_failure(&failure, 2)
+        .await
+        .unwrap();
+    assert_eq!(row.state, "failing");
+    assert_eq!(
+        server.get("/api/dead-letters").await.expect(200),
+        &json!([])
+    );
+    assert_error(
+        &server.get(&format!("/api/dead-letters/{}", row.id)).await,
+        404,
+        "not_found",
+        None,
+    );
+    let row = server
+        .app
+        .db
+        .record_item_failure(&failure, 2)
+        .await
+        .unwrap();
+    assert_eq!((row.state.as_str(), row.attempts), ("open", 2));
+    let list = server.get("/api/dead-letters").await;
+    let d = &list.expect(200)[0];
+    assert_eq!(d["job_id"], job);
+    assert_eq!(d["uid"], "broken-1");
+    assert_eq!(d["reason"], "403 Forbidden: quota exceeded");
+    assert!(
+        d["payload"]
+            .as_str()
+            .unwrap()
+            .starts_with("BEGIN:VCALENDAR")
+    );
+    let one = server.get(&format!("/api/dead-letters/{}", row.id)).await;
+    assert_eq!(one.expect(200)["state"], "open");
+    // Retry: queued for the job's next run.
+    let reply = server
+        .send(
+            "POST",
+            &format!("/api/dead-letters/{}/retry", row.id),
+            json!({}),
+        )
+        .await;
+    assert_eq!(reply.expect(202)["state"], "retry");
+    let runs = server.get(&format!("/api/sync-jobs/{job}/runs")).await;
+    assert_eq!(runs.expect(200)[0]["state"], "queued");
+    // Skip: left alone for good.
+    let reply = server
+        .send(
+            "POST",
+            &format!("/api/dead-letters/{}/skip", row.id),
+            json!({}),
+        )
+        .await;
+    assert_eq!(reply.expect(200)["state"], "skipped");
+    let skipped = server.get("/api/dead-letters?state=skipped").await;
+    assert_eq!(skipped.expect(200).as_array().unwrap().len(), 1);
+    // Another failure does not bring a skipped item back.
+    let row = server
+        .app
+        .db
+        .record_item_failure(&failure, 2)
+        .await
+        .unwrap();
+    assert_eq!(row.state, "skipped");
 }

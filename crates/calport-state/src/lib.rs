@@ -13,12 +13,14 @@
 //! the same tables.
 
 mod db;
+mod dead_letters;
 mod model;
 mod service;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
 pub use db::{Backend, StateDb, StateError};
+pub use dead_letters::{DeadLetterRow, ItemFailure};
 pub use model::{ConflictRecord, ConflictSide, FailureRecord, ItemStatus, PairState, SideState};
 pub use service::{
     AccountFields, AccountRow, ApiKeyRow, DeliveryRow, JobFields, JobRow, RunLogRow, RunRow, Saved,

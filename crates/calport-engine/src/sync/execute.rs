@@ -5,11 +5,13 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 use calport_core::{ErrorClass, Etag, ItemRef, StoreError, WriteOutcome};
-use calport_state::{ConflictRecord, ConflictSide, ItemStatus, PairState, SideState};
+use calport_state::{ConflictRecord, ConflictSide, ItemFailure, ItemStatus, PairState, SideState};
 use futures::StreamExt;
 
 use super::observe::{self, Held};
-use super::pair::{Count, Effects, PairSync, Stop, count_into, keep_both_uid};
+use super::pair::{
+    Count, DEAD_LETTER, Effects, PARK_AFTER, PairSync, Pending, Stop, count_into, keep_both_uid,
+};
 use super::plan::{Decision, Delta, ItemInput, Observed, Write, delta, plan_item};
 use super::policy::Side;
 use super::report::SyncPairReport;
@@ -34,7 +36,7 @@ impl PairSync<'_> {
         plan: Vec<(ItemInput, Decision)>,
         rows: &HashMap<&str, &ItemStatus>,
         mut held: HashMap<(Side, String), Held>,
-        parked: &HashMap<String, ConflictRecord>,
+        parked: &Pending,
         report: &mut SyncPairReport,
     ) -> Result<bool, EngineError> {
         // Versions to copy that were not read (unchanged since the last sync).
@@ -45,32 +47,41 @@ impl PairSync<'_> {
         let (quiet, loud): (Vec<_>, Vec<_>) = plan.into_iter().partition(|(_, d)| !d.writes());
         for (input, decision) in quiet {
             let span = span_of(&input, &held, rows);
+            let blame = blame(&input, &decision);
             let result = self.apply(&input, &decision, &held, span).await;
-            clean &= self.settle(pair, &input, result, parked, report).await?;
+            clean &= self
+                .settle(pair, &input, blame, result, parked, &held, report)
+                .await?;
         }
         let held = &held;
         let mut stream = futures::stream::iter(loud)
             .take_while(|_| std::future::ready(!self.cancel.load(Ordering::SeqCst)))
             .map(|(input, decision)| async move {
                 let span = span_of(&input, held, rows);
+                let blame = blame(&input, &decision);
                 let result = self.run_item(input.clone(), decision, held, span).await;
-                (input, result)
+                (input, blame, result)
             })
             .buffer_unordered(self.options.concurrency.max(1));
-        while let Some((input, result)) = stream.next().await {
+        while let Some((input, blame, result)) = stream.next().await {
             self.progress.action_done(&self.label());
-            clean &= self.settle(pair, &input, result, parked, report).await?;
+            clean &= self
+                .settle(pair, &input, blame, result, parked, held, report)
+                .await?;
         }
         Ok(clean && !self.cancel.load(Ordering::SeqCst))
     }
 
     /// Records one item's outcome. Returns false when the item is not in step.
+    #[allow(clippy::too_many_arguments)]
     async fn settle(
         &self,
         pair: &PairState,
         input: &ItemInput,
+        blame: Blame,
         result: Result<Effects, Stop>,
-        parked: &HashMap<String, ConflictRecord>,
+        parked: &Pending,
+        held: &HashMap<(Side, String), Held>,
         report: &mut SyncPairReport,
     ) -> Result<bool, EngineError> {
         match result {
@@ -90,7 +101,7 @@ impl PairSync<'_> {
                         };
                         self.db.park_conflict(&conflict).await?;
                     }
-                    None if parked.contains_key(&input.uid) => {
+                    None if parked.conflicts.contains_key(&input.uid) => {
                         self.db.clear_conflict(pair.id, &input.uid).await?;
                     }
                     None => {}
@@ -101,10 +112,22 @@ impl PairSync<'_> {
                         in_step = false;
                     }
                 }
-                if let Some(Decision::Skip { why }) = &effects.decision
-                    && why == "outside the sync window"
-                {
-                    in_step = true;
+                match &effects.decision {
+                    Some(Decision::Skip { why }) if why == "outside the sync window" => {
+                        in_step = true;
+                    }
+                    // A dead letter waits for a person; it does not hold the pair back.
+                    Some(Decision::Skip { why }) if why.starts_with(DEAD_LETTER) => in_step = true,
+                    // Unreadable: counted like a failed write, parked after PARK_AFTER runs.
+                    Some(Decision::Skip { why }) => {
+                        in_step = self
+                            .count_failure(pair, input, blame, why, held, report)
+                            .await?;
+                    }
+                    _ if parked.failing.contains_key(&input.uid) => {
+                        self.db.clear_item_failure(pair.id, &input.uid).await?;
+                    }
+                    _ => {}
                 }
                 Ok(in_step)
             }
@@ -127,11 +150,61 @@ impl PairSync<'_> {
                 report.failures.push(FailedItem {
                     source_href: href,
                     uid: Some(input.uid.clone()),
-                    reason,
+                    reason: reason.clone(),
                 });
-                Ok(false)
+                self.count_failure(pair, input, blame, &reason, held, report)
+                    .await
             }
         }
+    }
+
+    /// Counts one more failure of an item. Returns true when it was parked as a dead
+    /// letter (then it no longer holds the pair's sync point back).
+    async fn count_failure(
+        &self,
+        pair: &PairState,
+        input: &ItemInput,
+        blame: Blame,
+        reason: &str,
+        held: &HashMap<(Side, String), Held>,
+        report: &mut SyncPairReport,
+    ) -> Result<bool, EngineError> {
+        let payload = held
+            .get(&(blame.payload, input.uid.clone()))
+            .map(|h| h.body.as_slice());
+        // Where the item can be read again (the version that failed to go across, else
+        // the side that failed): a retry re-reads it there.
+        let known = |side: Side| match side {
+            Side::A => input.base_a.as_ref(),
+            Side::B => input.base_b.as_ref(),
+        };
+        let (side, href) = [blame.payload, blame.side]
+            .into_iter()
+            .find_map(|side| {
+                held.get(&(side, input.uid.clone()))
+                    .map(|h| (side, h.version.href.to_string()))
+                    .or_else(|| known(side).map(|k| (side, k.href.to_string())))
+            })
+            .map_or((blame.side, None), |(side, href)| (side, Some(href)));
+        let row = self
+            .db
+            .record_item_failure(
+                &ItemFailure {
+                    pair_id: pair.id,
+                    side: side.as_str(),
+                    uid: &input.uid,
+                    href: href.as_deref(),
+                    reason,
+                    payload,
+                },
+                PARK_AFTER,
+            )
+            .await?;
+        if row.state == "open" {
+            report.dead_letters += 1;
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     async fn fetch_unread_sources(
@@ -681,4 +754,39 @@ pub(super) fn span_of(
         .and_then(|h| h.span)
         .or_else(|| held.get(&(Side::B, input.uid.clone())).and_then(|h| h.span))
         .or_else(|| rows.get(input.uid.as_str()).and_then(|r| r.span))
+}
+
+/// Which side an item's failure is about, and whose version is its payload.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Blame {
+    side: Side,
+    payload: Side,
+}
+
+fn blame(input: &ItemInput, decision: &Decision) -> Blame {
+    match decision {
+        Decision::Copy { from, .. } => Blame {
+            side: from.other(),
+            payload: *from,
+        },
+        Decision::KeepBoth { keeper, .. } => Blame {
+            side: keeper.other(),
+            payload: *keeper,
+        },
+        Decision::Delete { on, .. } => Blame {
+            side: *on,
+            payload: on.other(),
+        },
+        _ => {
+            let side = if matches!(input.b, Observed::Unreadable(_)) {
+                Side::B
+            } else {
+                Side::A
+            };
+            Blame {
+                side,
+                payload: side.other(),
+            }
+        }
+    }
 }

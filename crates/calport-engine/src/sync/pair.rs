@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use calport_core::{CollectionInfo, ComponentKind, ErrorClass, ItemRef, Store, StoreError};
-use calport_state::{ConflictRecord, ItemStatus, PairState, StateDb};
+use calport_state::{ConflictRecord, DeadLetterRow, ItemStatus, PairState, StateDb};
 
 use super::execute::both_touched;
 use super::observe::{self, Held, ListFrom, SideView, known, side_state};
@@ -15,6 +15,29 @@ use super::report::{PlannedChange, SyncPairReport, SyncStats};
 use super::{SyncJob, SyncOptions, SyncProgress, guard, is_placeholder};
 use crate::migrate::EngineError;
 use crate::report::FailedItem;
+
+/// Items of a pair waiting for something: parked conflicts and failing items / dead
+/// letters, by UID.
+#[derive(Debug, Default)]
+pub(super) struct Pending {
+    pub conflicts: HashMap<String, ConflictRecord>,
+    pub failing: HashMap<String, DeadLetterRow>,
+}
+
+impl Pending {
+    /// Whether the item is a dead letter a person has to act on (parked or skipped).
+    pub(super) fn dead_letter(&self, uid: &str) -> Option<&DeadLetterRow> {
+        self.failing
+            .get(uid)
+            .filter(|d| matches!(d.state.as_str(), "open" | "skipped"))
+    }
+}
+
+/// How a dead letter's skip reason starts.
+pub(super) const DEAD_LETTER: &str = "dead letter (";
+
+/// Failures in a row after which an item is parked as a dead letter.
+pub(super) const PARK_AFTER: i64 = 5;
 
 /// The run of one collection pair.
 pub(super) struct PairSync<'r> {
@@ -146,15 +169,24 @@ impl PairSync<'_> {
             Some(p) => self.db.items(p.id).await?,
             None => Vec::new(),
         };
-        let parked: HashMap<String, ConflictRecord> = match &pair {
-            Some(p) => self
-                .db
-                .pair_conflicts(p.id)
-                .await?
-                .into_iter()
-                .map(|c| (c.uid.clone(), c))
-                .collect(),
-            None => HashMap::new(),
+        let parked = match &pair {
+            Some(p) => Pending {
+                conflicts: self
+                    .db
+                    .pair_conflicts(p.id)
+                    .await?
+                    .into_iter()
+                    .map(|c| (c.uid.clone(), c))
+                    .collect(),
+                failing: self
+                    .db
+                    .pair_dead_letters(p.id)
+                    .await?
+                    .into_iter()
+                    .map(|d| (d.uid.clone(), d))
+                    .collect(),
+            },
+            None => Pending::default(),
         };
 
         let mut views = Vec::new();
@@ -225,7 +257,14 @@ impl PairSync<'_> {
         let clean = self
             .execute(&pair, plan, &rows_by_uid, held, &parked, &mut report)
             .await?;
-        let in_step = clean && report.failures.is_empty() && !self.cancel.load(Ordering::SeqCst);
+        // Members that could not be read and belong to no item block the sync point (they
+        // are listed again next run); item failures are counted per UID instead.
+        let unattributed = a_view
+            .problems
+            .iter()
+            .chain(&b_view.problems)
+            .any(|p| p.uid.is_none());
+        let in_step = clean && !unattributed && !self.cancel.load(Ordering::SeqCst);
         if in_step {
             self.db
                 .set_sync_point(
@@ -250,7 +289,7 @@ impl PairSync<'_> {
         side: Side,
         pair: Option<&PairState>,
         rows: &[ItemStatus],
-        parked: &HashMap<String, ConflictRecord>,
+        parked: &Pending,
     ) -> Result<SideView, StoreError> {
         let collection = self.collection(side);
         if is_placeholder(collection) {
@@ -266,13 +305,20 @@ impl PairSync<'_> {
         };
         let current = marker(collection);
         let unmoved = current.is_some() && current.as_deref() == saved_marker;
-        // Parked conflicts are looked at again on every run, whatever the listing says.
+        // Parked conflicts, and dead letters a person asked to retry, are looked at again
+        // whatever the listing says.
         let recheck: Vec<ItemRef> = parked
+            .conflicts
             .values()
             .filter_map(|c| match side {
                 Side::A => c.a.as_ref().map(|s| s.href.clone()),
                 Side::B => c.b.as_ref().map(|s| s.href.clone()),
             })
+            .chain(parked.failing.values().filter_map(|d| {
+                (d.state == "retry" && d.side == side.as_str())
+                    .then(|| d.href.clone().map(ItemRef::new))
+                    .flatten()
+            }))
             .collect();
         observe::observe(
             self.store(side),
@@ -291,7 +337,7 @@ impl PairSync<'_> {
         rows: &HashMap<&str, &ItemStatus>,
         a: &SideView,
         b: &SideView,
-        parked: &HashMap<String, ConflictRecord>,
+        parked: &Pending,
         held: &HashMap<(Side, String), Held>,
     ) -> Vec<(ItemInput, Decision)> {
         let uids: BTreeSet<&str> = rows
@@ -347,13 +393,19 @@ impl PairSync<'_> {
                 b: observed(b, Side::B),
                 same_content,
                 in_window: in_window(&spans, self.window),
-                parked: parked.get(uid).map(|c| Parked {
+                parked: parked.conflicts.get(uid).map(|c| Parked {
                     a_etag: c.a.as_ref().and_then(|s| s.etag.clone()),
                     b_etag: c.b.as_ref().and_then(|s| s.etag.clone()),
                     resolution: c.resolution.as_deref().and_then(Keep::parse),
                 }),
             };
-            let decision = plan_item(&input, &self.job.policy);
+            let decision = match parked.dead_letter(uid) {
+                // A person has to retry or skip it first.
+                Some(dead) => Decision::Skip {
+                    why: format!("{DEAD_LETTER}{}): {}", dead.state, dead.reason),
+                },
+                None => plan_item(&input, &self.job.policy),
+            };
             plan.push((input, decision));
         }
         plan

@@ -91,6 +91,8 @@ pub struct SyncPairReport {
     pub changes: Vec<PlannedChange>,
     /// Items whose action failed, with the reason.
     pub failures: Vec<FailedItem>,
+    /// Items parked as dead letters by this run (they failed too many runs in a row).
+    pub dead_letters: u64,
     /// Set when the mass-deletion guard stopped the pair before it wrote anything.
     pub guard: Option<GuardTrip>,
     /// How each side was listed: `unchanged` (collection marker did not move),

@@ -347,3 +347,141 @@ pub async fn resolve(
     let c = app.db.conflict(id).await?.unwrap_or(c);
     Ok((StatusCode::ACCEPTED, Json(conflict_view(c))))
 }
+
+/// An item that kept failing, parked for a person.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadLetter {
+    /// Id.
+    pub id: i64,
+    /// `sync` (an item of a job's collection pair).
+    pub source: String,
+    /// The job (when it is a service job).
+    pub job_id: Option<i64>,
+    /// `a` or `b`: the side of `href`, where a retry reads the item again.
+    pub side: String,
+    /// The item's UID.
+    pub uid: String,
+    /// Where it lives.
+    pub href: Option<String>,
+    /// The last failure (the server's own words where it gave any).
+    pub reason: String,
+    /// The item as it was read (iCalendar / vCard), when it could be read.
+    pub payload: Option<String>,
+    /// Failures in a row.
+    pub attempts: i64,
+    /// `open` (parked), `retry` (asked to try again; the next run does), `skipped`.
+    pub state: String,
+    /// First failure (unix ms).
+    pub first_at: i64,
+    /// Last failure (unix ms).
+    pub last_at: i64,
+}
+
+async fn dead_letter_view(
+    app: &App,
+    d: calport_state::DeadLetterRow,
+) -> Result<DeadLetter, ApiError> {
+    let job_id = match d.pair_id {
+        Some(pair) => app.db.pair_job(pair).await?.as_deref().and_then(job_id_of),
+        None => None,
+    };
+    Ok(DeadLetter {
+        id: d.id,
+        source: d.source,
+        job_id,
+        side: d.side,
+        uid: d.uid,
+        href: d.href,
+        reason: d.reason,
+        payload: d.payload.map(|p| String::from_utf8_lossy(&p).into_owned()),
+        attempts: d.attempts,
+        state: d.state,
+        first_at: d.first_at,
+        last_at: d.last_at,
+    })
+}
+
+/// Filter of the dead-letter list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DeadLetterQuery {
+    /// `open`, `retry` or `skipped` (default: all).
+    pub state: Option<String>,
+}
+
+/// Items parked after failing too many runs in a row.
+#[utoipa::path(get, path = "/api/dead-letters", tag = "conflicts", params(DeadLetterQuery),
+    responses((status = 200, body = Vec<DeadLetter>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn dead_letters(
+    State(app): State<App>,
+    crate::error::ApiQuery(query): crate::error::ApiQuery<DeadLetterQuery>,
+) -> Result<Json<Vec<DeadLetter>>, ApiError> {
+    if let Some(state) = &query.state
+        && !matches!(state.as_str(), "open" | "retry" | "skipped")
+    {
+        return Err(ApiError::invalid("state", "must be open, retry or skipped"));
+    }
+    let mut out = Vec::new();
+    for d in app.db.dead_letters(query.state.as_deref()).await? {
+        out.push(dead_letter_view(&app, d).await?);
+    }
+    Ok(Json(out))
+}
+
+async fn load_dead_letter(app: &App, id: i64) -> Result<calport_state::DeadLetterRow, ApiError> {
+    app.db
+        .dead_letter(id)
+        .await?
+        .filter(|d| d.state != "failing")
+        .ok_or_else(|| ApiError::not_found("dead letter", id))
+}
+
+/// One dead letter with its payload.
+#[utoipa::path(get, path = "/api/dead-letters/{id}", tag = "conflicts",
+    params(("id" = i64, Path, description = "dead letter id")),
+    responses((status = 200, body = DeadLetter), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn dead_letter(
+    State(app): State<App>,
+    Path(id): Path<i64>,
+) -> Result<Json<DeadLetter>, ApiError> {
+    let d = load_dead_letter(&app, id).await?;
+    Ok(Json(dead_letter_view(&app, d).await?))
+}
+
+/// Tries a dead letter again: its job's next run (queued now) reads and writes it anew.
+#[utoipa::path(post, path = "/api/dead-letters/{id}/retry", tag = "conflicts",
+    params(("id" = i64, Path, description = "dead letter id")),
+    responses((status = 202, body = DeadLetter), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn retry_dead_letter(
+    State(app): State<App>,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<DeadLetter>), ApiError> {
+    load_dead_letter(&app, id).await?;
+    app.db.set_dead_letter_state(id, "retry").await?;
+    let d = load_dead_letter(&app, id).await?;
+    let view = dead_letter_view(&app, d).await?;
+    if let Some(job) = view.job_id
+        && app.db.job(job).await?.is_some()
+    {
+        let _ = app.db.enqueue_run(job, "api", false).await?;
+    }
+    Ok((StatusCode::ACCEPTED, Json(view)))
+}
+
+/// Leaves a dead letter alone for good: runs skip the item until it is retried.
+#[utoipa::path(post, path = "/api/dead-letters/{id}/skip", tag = "conflicts",
+    params(("id" = i64, Path, description = "dead letter id")),
+    responses((status = 200, body = DeadLetter), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn skip_dead_letter(
+    State(app): State<App>,
+    Path(id): Path<i64>,
+) -> Result<Json<DeadLetter>, ApiError> {
+    load_dead_letter(&app, id).await?;
+    app.db.set_dead_letter_state(id, "skipped").await?;
+    let d = load_dead_letter(&app, id).await?;
+    Ok(Json(dead_letter_view(&app, d).await?))
+}
