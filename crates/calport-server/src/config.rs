@@ -67,12 +67,16 @@ impl Default for WorkerConfig {
 pub struct HttpConfig {
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Mark the web UI's session cookie `Secure` (set this when calport is served over
+    /// HTTPS, e.g. behind a TLS proxy).
+    pub secure_cookies: bool,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             max_body_bytes: 1024 * 1024,
+            secure_cookies: false,
         }
     }
 }
@@ -166,6 +170,7 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("CALPORT_WORKER_LEASE_SECONDS", "worker.lease_seconds"),
     ("CALPORT_WORKER_POLL_SECONDS", "worker.poll_seconds"),
     ("CALPORT_HTTP_MAX_BODY_BYTES", "http.max_body_bytes"),
+    ("CALPORT_HTTP_SECURE_COOKIES", "http.secure_cookies"),
     ("CALPORT_REMOTE_CONCURRENCY", "remote.concurrency"),
     ("CALPORT_REMOTE_TIMEOUT_SECONDS", "remote.timeout_seconds"),
     ("CALPORT_REMOTE_RETRIES", "remote.retries"),
@@ -212,6 +217,8 @@ poll_seconds = 2
 [http]
 # Largest accepted request body (bytes); larger ones get 413.         default: 1048576
 max_body_bytes = 1048576
+# Mark the web UI's session cookie Secure (when served over HTTPS).    default: false
+secure_cookies = false
 
 [remote]
 # Requests in parallel per CalDAV/CardDAV server.                     default: 8
@@ -356,7 +363,9 @@ fn env_value(key: &str, raw: &str) -> Result<toml::Value, String> {
         || key.ends_with("concurrency")
         || key.ends_with("retries")
         || key.ends_with("max_changed_items");
-    let boolean = key.ends_with("enabled") || key.ends_with("allow_private_targets");
+    let boolean = key.ends_with("enabled")
+        || key.ends_with("allow_private_targets")
+        || key.ends_with("secure_cookies");
     if numeric {
         raw.trim()
             .parse::<i64>()

@@ -13,6 +13,8 @@ pub mod jobspec;
 pub mod metrics;
 pub mod progress;
 pub mod scheduler;
+pub mod session;
+pub mod ui;
 pub mod webhooks;
 pub mod worker;
 

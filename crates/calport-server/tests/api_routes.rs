@@ -61,11 +61,26 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/export"),
     ("POST", "/api/import"),
     ("GET", "/api/health"),
+    ("GET", "/api/session"),
+    ("POST", "/api/session"),
+    ("DELETE", "/api/session"),
+    ("POST", "/api/setup"),
 ];
+
+/// Routes that answer without credentials: the health check, the web UI's sign-in and
+/// its static files.
+fn is_open(path: &str) -> bool {
+    matches!(path, "/api/health" | "/api/session" | "/api/setup" | "/") || path.starts_with("/ui/")
+}
 
 /// Routes of the router that the document leaves out on purpose: the document itself
 /// and the page that renders it.
-const UNDOCUMENTED: &[(&str, &str)] = &[("GET", "/api/openapi.json"), ("GET", "/api/docs")];
+const UNDOCUMENTED: &[(&str, &str)] = &[
+    ("GET", "/api/openapi.json"),
+    ("GET", "/api/docs"),
+    ("GET", "/"),
+    ("GET", "/ui/{file}"),
+];
 
 /// A valid request body for each route that takes one.
 fn body_for(method: &str, path: &str) -> Option<Value> {
@@ -375,7 +390,7 @@ async fn the_openapi_document_lists_every_route() {
     for (method, path) in ROUTES {
         let op = &doc["paths"][*path][method.to_lowercase()];
         let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
-        assert_eq!(secured, *path != "/api/health", "{method} {path}: {op}");
+        assert_eq!(secured, !is_open(path), "{method} {path}: {op}");
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 
@@ -433,7 +448,7 @@ async fn every_protected_route_refuses_a_missing_or_wrong_key() {
     let routes = ROUTES
         .iter()
         .chain(UNDOCUMENTED)
-        .filter(|(_, p)| *p != "/api/health");
+        .filter(|(_, p)| !is_open(p));
     for (method, path) in routes {
         let path = with_id(path, 1);
         let body = body_for(method, &path);
@@ -524,12 +539,7 @@ async fn health_needs_no_key_and_unknown_routes_answer_json() {
         .await
         .expect(200);
 
-    for path in [
-        "/api/nothing",
-        "/",
-        "/api/accounts/1/nothing",
-        "/api/health/x",
-    ] {
+    for path in ["/api/nothing", "/api/accounts/1/nothing", "/api/health/x"] {
         let reply = server.get(path).await;
         assert_error(&reply, 404, "not_found", None);
     }
@@ -2233,4 +2243,151 @@ async fn dead_letters_list_show_retry_and_skip() {
         .await
         .unwrap();
     assert_eq!(row.state, "skipped");
+}
+
+/// The web UI's sign-in: first-start password, session cookie, CSRF on writes.
+#[tokio::test]
+async fn the_web_ui_signs_in_with_a_cookie_and_writes_need_the_csrf_token() {
+    let server = Server::start().await;
+    let state = server
+        .request("GET", "/api/session", Auth::None, None)
+        .await;
+    assert_eq!(state.expect(200)["setup_needed"], true);
+    assert_eq!(state.json["authenticated"], false);
+    // Signing in before a password exists, and a password too short.
+    let reply = server
+        .request(
+            "POST",
+            "/api/session",
+            Auth::None,
+            Some(&json!({"password": "whatever12"})),
+        )
+        .await;
+    assert_error(&reply, 409, "conflict", None);
+    let reply = server
+        .request(
+            "POST",
+            "/api/setup",
+            Auth::None,
+            Some(&json!({"password": "short"})),
+        )
+        .await;
+    assert_error(&reply, 422, "invalid", Some("password"));
+    // First start.
+    let setup = server
+        .client
+        .post(format!("{}/api/setup", server.base))
+        .header("content-type", "application/json")
+        .body(json!({"password": "correct horse"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(setup.status().as_u16(), 201);
+    let cookie = setup
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let token = cookie.split(';').next().unwrap().to_owned();
+    let setup: Value = serde_json::from_slice(&setup.bytes().await.unwrap()).unwrap();
+    let csrf = setup["csrf"].as_str().unwrap().to_owned();
+    // A second setup is refused.
+    let reply = server
+        .request(
+            "POST",
+            "/api/setup",
+            Auth::None,
+            Some(&json!({"password": "another one!"})),
+        )
+        .await;
+    assert_error(&reply, 409, "conflict", None);
+    let with_cookie = |method: &str, path: &str, csrf: Option<&str>| {
+        let mut req = server
+            .client
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{}{path}", server.base),
+            )
+            .header("cookie", token.clone())
+            .header("content-type", "application/json");
+        if let Some(csrf) = csrf {
+            req = req.header("x-csrf-token", csrf);
+        }
+        req
+    };
+    // Reads work with the cookie; writes need the CSRF token.
+    let list = with_cookie("GET", "/api/accounts", None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(list.status().as_u16(), 200);
+    let body = account_body("ui").to_string();
+    let refused = with_cookie("POST", "/api/accounts", None)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 403);
+    let refused: Value = serde_json::from_slice(&refused.bytes().await.unwrap()).unwrap();
+    assert_eq!(refused["error"]["code"], "csrf");
+    let wrong = with_cookie("POST", "/api/accounts", Some("csrf_wrong"))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 403);
+    let created = with_cookie("POST", "/api/accounts", Some(&csrf))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    let state = with_cookie("GET", "/api/session", None)
+        .send()
+        .await
+        .unwrap();
+    let state: Value = serde_json::from_slice(&state.bytes().await.unwrap()).unwrap();
+    assert_eq!(
+        (state["authenticated"].clone(), state["csrf"].clone()),
+        (json!(true), json!(csrf))
+    );
+    // A wrong password is refused; the right one opens a new session.
+    let reply = server
+        .request(
+            "POST",
+            "/api/session",
+            Auth::None,
+            Some(&json!({"password": "wrong horse"})),
+        )
+        .await;
+    assert_error(&reply, 401, "unauthorized", None);
+    let again = server
+        .request(
+            "POST",
+            "/api/session",
+            Auth::None,
+            Some(&json!({"password": "correct horse"})),
+        )
+        .await;
+    assert!(again.expect(200)["csrf"].is_string());
+    // Sign out: the cookie no longer works.
+    let out = with_cookie("DELETE", "/api/session", Some(&csrf))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status().as_u16(), 204);
+    let after = with_cookie("GET", "/api/accounts", None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status().as_u16(), 401);
+    // The page and its files are served without credentials.
+    let page = server.request("GET", "/", Auth::None, None).await;
+    assert_eq!(page.status, 200);
+    assert!(page.content_type().starts_with("text/html"));
 }

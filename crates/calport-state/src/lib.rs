@@ -16,6 +16,7 @@ mod db;
 mod dead_letters;
 mod model;
 mod service;
+mod sessions;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
@@ -26,3 +27,4 @@ pub use service::{
     AccountFields, AccountRow, ApiKeyRow, DeliveryRow, JobFields, JobRow, RunLogRow, RunRow, Saved,
     WebhookRow, WorkerRow,
 };
+pub use sessions::SessionRow;

@@ -97,11 +97,20 @@ fn build() -> (Router<App>, utoipa::openapi::OpenApi) {
         .split_for_parts();
     let (open, open_doc) = OpenApiRouter::new()
         .routes(routes!(system::health))
+        .routes(routes!(
+            crate::session::state,
+            crate::session::sign_in,
+            crate::session::sign_out
+        ))
+        .routes(routes!(crate::session::setup))
         .split_for_parts();
     doc.merge(open_doc);
     let protected = protected
         .route("/api/openapi.json", get(openapi_json))
         .route("/api/docs", get(docs));
+    let open = open
+        .route("/", get(crate::ui::index))
+        .route("/ui/{file}", get(crate::ui::asset));
     (protected.merge(open), doc)
 }
 
@@ -180,7 +189,10 @@ async fn guard(
     request: axum::extract::Request,
     next: middleware::Next,
 ) -> Result<axum::response::Response, ApiError> {
-    if request.uri().path() == "/api/health" {
+    let path = request.uri().path();
+    let open = matches!(path, "/api/health" | "/api/session" | "/api/setup" | "/")
+        || path.starts_with("/ui/");
+    if open {
         return Ok(next.run(request).await);
     }
     // Reject an announced oversized body before reading it.
@@ -190,7 +202,12 @@ async fn guard(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
         .is_some_and(|len| len > state.config.http.max_body_bytes);
-    authenticate(&state, request.headers()).await?;
+    // Scripts send an API key; the web UI a session cookie (and a CSRF token on writes).
+    if request.headers().contains_key(header::AUTHORIZATION)
+        || !crate::session::authenticate_cookie(&state, request.method(), request.headers()).await?
+    {
+        authenticate(&state, request.headers()).await?;
+    }
     if too_large {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
