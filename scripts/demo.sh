@@ -12,7 +12,11 @@
 #      calport migrate --dry-run   (the plan; nothing written)
 #      calport migrate             (the copy, with progress and the summary table)
 #      calport migrate             (again: nothing left to transfer)
-# 5. stops both servers and deletes everything it made (KEEP=1 keeps the temp dir).
+# 5. then (in a terminal; SERVE=0 skips it) starts `calport serve` with the web UI on
+#    http://127.0.0.1:8080/ (PORT=… to change), the two servers already added as accounts
+#    and a two-way "Keep in sync" job, until Ctrl-C. The first visit asks for an admin
+#    password.
+# 6. stops everything it started and deletes everything it made (KEEP=1 keeps the temp dir).
 set -euo pipefail
 
 # shellcheck source=bench/lib.sh
@@ -85,4 +89,35 @@ run "3/3 the same command again: only changes would be transferred (there are no
 say "what Xandikos holds now"
 davbench inventory --base "$DST" --home /user/calendars/ --home /user/contacts/ >/dev/null
 
-say "done: stopping both servers"
+SERVE="${SERVE:-}"
+if [ -z "$SERVE" ]; then
+    if [ -t 0 ]; then SERVE=1; else SERVE=0; fi
+fi
+if [ "$SERVE" = 1 ]; then
+    PORT="${PORT:-8080}"
+    export CALPORT_DATA_DIR="$WORK/serve" CALPORT_LISTEN="127.0.0.1:$PORT"
+    say "calport serve: the web UI on http://127.0.0.1:$PORT/"
+    KEY="$("$CALPORT" apikey create --name demo 2>/dev/null)"
+    "$CALPORT" serve &
+    SERVER_PIDS+=("$!")
+    for _ in $(seq 1 100); do
+        curl -sf "http://127.0.0.1:$PORT/api/health" >/dev/null && break
+        sleep 0.1
+    done
+    api() { curl -sf -H "Authorization: Bearer $KEY" -H 'content-type: application/json' "$@"; }
+    id_of() { "$PY" -c 'import json,sys; print(json.load(sys.stdin)["id"])'; }
+    A="$(api -d "{\"name\":\"Radicale (old server)\",\"url\":\"$SRC/\",\"username\":\"$DAV_USER\",\"password\":\"$DAV_PASSWORD\"}" \
+        "http://127.0.0.1:$PORT/api/accounts" | id_of)"
+    B="$(api -d "{\"name\":\"Xandikos (new server)\",\"url\":\"$DST/\",\"username\":\"user\",\"password\":\"unused\"}" \
+        "http://127.0.0.1:$PORT/api/accounts" | id_of)"
+    api -d "{\"name\":\"Keep Work in sync\",\"a_account_id\":$A,\"b_account_id\":$B,\"schedule\":\"15m\",\"options\":{\"contacts\":false,\"tasks\":false,\"pairs\":[{\"a\":\"/alice/work/\",\"b\":\"Work\"}]}}" \
+        "http://127.0.0.1:$PORT/api/sync-jobs" >/dev/null
+    echo >&2
+    echo "  Open http://127.0.0.1:$PORT/ in a browser. The first visit asks you to set an admin" >&2
+    echo "  password. Accounts for both servers and a two-way job are already there." >&2
+    echo "  API key for scripts (shown once): $KEY" >&2
+    echo "  Ctrl-C stops calport and both servers." >&2
+    wait "${SERVER_PIDS[-1]}" || true
+fi
+
+say "done: stopping the servers"
