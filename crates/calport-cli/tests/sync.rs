@@ -697,6 +697,30 @@ async fn the_window_keeps_old_and_far_events_out_but_not_long_recurrences() {
     let uids: Vec<&str> = on_b.keys().map(String::as_str).collect();
     // B's own old event is outside the window: a mirror does not delete it.
     assert_eq!(uids, ["b-old", "soon", "weekly"], "{on_b:?}");
+
+    // Time passes (here: the window grows) and reaches the far event, which nobody
+    // changed: the next run picks it up although the listing shows no change.
+    let wider = p.config(&p.job(
+        "window",
+        "direction = \"a-to-b\"\ntarget_only = \"mirror\"\nwindow = { past_days = 30, future_days = 1200 }",
+        false,
+    ));
+    let run = p.sync(&wider, &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let r = &reports(&run)[0];
+    assert_eq!(r["pairs"][0]["listing"][0], "unchanged", "{r:#}");
+    let on_b = summaries(&p.b, cb).await;
+    assert!(on_b.contains_key("far"), "{on_b:?}");
+    assert!(!on_b.contains_key("old"), "{on_b:?}");
+    // And once synced it is no longer re-read.
+    let again = p.sync(&wider, &[]);
+    let r = &reports(&again)[0];
+    assert_eq!(writes(r), 0);
+    assert_eq!(
+        r["requests"]["a"], 1,
+        "A: only the collection listing, no re-read: {}",
+        r["requests_by_method"]
+    );
 }
 
 /// `YYYYMMDDT120000Z` of a unix time.

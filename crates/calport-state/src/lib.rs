@@ -14,6 +14,7 @@
 
 mod db;
 mod dead_letters;
+mod deferred;
 mod model;
 mod service;
 mod sessions;
@@ -22,6 +23,7 @@ pub mod testing;
 
 pub use db::{Backend, StateDb, StateError};
 pub use dead_letters::{DeadLetterRow, ItemFailure};
+pub use deferred::DeferredRow;
 pub use model::{ConflictRecord, ConflictSide, FailureRecord, ItemStatus, PairState, SideState};
 pub use service::{
     AccountFields, AccountRow, ApiKeyRow, DeliveryRow, JobFields, JobRow, RunLogRow, RunRow, Saved,

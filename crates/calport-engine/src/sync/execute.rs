@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 use calport_core::{ErrorClass, Etag, ItemRef, StoreError, WriteOutcome};
-use calport_state::{ConflictRecord, ConflictSide, ItemFailure, ItemStatus, PairState, SideState};
+use calport_state::{
+    ConflictRecord, ConflictSide, DeferredRow, ItemFailure, ItemStatus, PairState, SideState,
+};
 use futures::StreamExt;
 
 use super::observe::{self, Held};
@@ -115,6 +117,21 @@ impl PairSync<'_> {
                 match &effects.decision {
                     Some(Decision::Skip { why }) if why == "outside the sync window" => {
                         in_step = true;
+                        // Remembered with its span: picked up when the window reaches it.
+                        for side in [Side::A, Side::B] {
+                            if let Some(h) = held.get(&(side, input.uid.clone()))
+                                && let Some((start, end)) = h.span
+                            {
+                                let row = DeferredRow {
+                                    uid: input.uid.clone(),
+                                    side: side.as_str().to_owned(),
+                                    href: h.version.href.to_string(),
+                                    span_start: start,
+                                    span_end: end,
+                                };
+                                self.db.defer_item(pair.id, &row).await?;
+                            }
+                        }
                     }
                     // A dead letter waits for a person; it does not hold the pair back.
                     Some(Decision::Skip { why }) if why.starts_with(DEAD_LETTER) => in_step = true,
@@ -124,10 +141,14 @@ impl PairSync<'_> {
                             .count_failure(pair, input, blame, why, held, report)
                             .await?;
                     }
-                    _ if parked.failing.contains_key(&input.uid) => {
-                        self.db.clear_item_failure(pair.id, &input.uid).await?;
+                    _ => {
+                        if parked.failing.contains_key(&input.uid) {
+                            self.db.clear_item_failure(pair.id, &input.uid).await?;
+                        }
+                        if parked.deferred.iter().any(|d| d.uid == input.uid) {
+                            self.db.undefer_item(pair.id, &input.uid).await?;
+                        }
                     }
-                    _ => {}
                 }
                 Ok(in_step)
             }

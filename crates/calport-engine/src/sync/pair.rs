@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use calport_core::{CollectionInfo, ComponentKind, ErrorClass, ItemRef, Store, StoreError};
-use calport_state::{ConflictRecord, DeadLetterRow, ItemStatus, PairState, StateDb};
+use calport_state::{ConflictRecord, DeadLetterRow, DeferredRow, ItemStatus, PairState, StateDb};
 
 use super::execute::both_touched;
 use super::observe::{self, Held, ListFrom, SideView, known, side_state};
@@ -22,6 +22,8 @@ use crate::report::FailedItem;
 pub(super) struct Pending {
     pub conflicts: HashMap<String, ConflictRecord>,
     pub failing: HashMap<String, DeadLetterRow>,
+    /// Items left out earlier for the window that the window now reaches.
+    pub deferred: Vec<DeferredRow>,
 }
 
 impl Pending {
@@ -185,6 +187,10 @@ impl PairSync<'_> {
                     .into_iter()
                     .map(|d| (d.uid.clone(), d))
                     .collect(),
+                deferred: match self.window {
+                    Some((from, to)) => self.db.deferred_in(p.id, from, to).await?,
+                    None => Vec::new(),
+                },
             },
             None => Pending::default(),
         };
@@ -319,6 +325,14 @@ impl PairSync<'_> {
                     .then(|| d.href.clone().map(ItemRef::new))
                     .flatten()
             }))
+            // Items the window has reached since they were left out.
+            .chain(
+                parked
+                    .deferred
+                    .iter()
+                    .filter(|d| d.side == side.as_str())
+                    .map(|d| ItemRef::new(d.href.clone())),
+            )
             .collect();
         observe::observe(
             self.store(side),
