@@ -59,6 +59,28 @@ else
     fi
 fi
 
+step "Chromium and ui-tests/node_modules (the web UI browser test)"
+if [ -x /usr/bin/chromium ]; then
+    echo "chromium already installed"
+else
+    echo "installing Debian's chromium"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }
+fi
+if command -v npm >/dev/null 2>&1; then
+    # The stamp is the lock file npm ci last installed: a changed lock means outdated.
+    stamp="$ROOT/ui-tests/node_modules/.calport-lock"
+    if cmp -s "$ROOT/ui-tests/package-lock.json" "$stamp"; then
+        echo "ui-tests/node_modules up to date"
+    else
+        # playwright-core never downloads a browser; the test drives /usr/bin/chromium.
+        PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$ROOT/ui-tests" --no-audit --no-fund
+        cp "$ROOT/ui-tests/package-lock.json" "$stamp"
+    fi
+else
+    echo "node/npm not found: the web UI browser test (crates/calport-cli/tests/ui.rs) will be skipped"
+fi
+
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 
