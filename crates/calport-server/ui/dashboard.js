@@ -2,7 +2,7 @@
 
 import {
   h, fill, get, post, card, pageHeader, emptyState, runBadge, isActive, timeAgo, plural,
-  followRun, toast, toastError, refreshPage, table, row, directionText, badge,
+  followRun, toast, toastError, refreshPage, table, row, directionText, directionArrow, badge,
 } from './lib.js';
 import { progressView, runSummary } from './runs.js';
 
@@ -147,7 +147,7 @@ export async function dashboardPage(root) {
     const columns = [{ label: 'Job' }, { label: 'Accounts' }, { label: 'Last run' }, { label: 'When' }, { label: 'Result' }];
     parts.push(card('Sync jobs', table(columns, jobs.map((j) => row(columns, [
       h('a', { href: `#/jobs/${j.id}`, class: 'strong', 'data-testid': 'job-link' }, j.name),
-      h('span', { class: 'muted' }, accountName(accounts, j.a_account_id), ` ${directionText(j).replace(/^Copy A → B once$/, '→')} `, accountName(accounts, j.b_account_id)),
+      h('span', { class: 'muted' }, accountName(accounts, j.a_account_id), ` ${directionArrow(j)} `, accountName(accounts, j.b_account_id)),
       runBadge(j.last_run, { 'data-testid': 'last-run-state' }),
       j.last_run ? h('a', { href: `#/runs/${j.last_run.id}` }, timeAgo(j.last_run.finished_at || j.last_run.started_at || j.last_run.queued_at)) : h('span', { class: 'muted' }, '–'),
       h('span', { class: 'muted' }, j.last_run ? (j.last_run.error || runSummary(j.last_run)) : (j.enabled ? 'Waiting for its first run' : 'Disabled')),

@@ -4,7 +4,7 @@
 import {
   h, fill, get, post, patch, del, card, pageHeader, emptyState, table, row, timeAgo, field,
   radioGroup, radioValue, checkbox, showFormError, clearFormErrors, toast, toastError,
-  confirmDialog, loading, badge, runBadge, isActive, followRun, directionText, scheduleText,
+  confirmDialog, loading, badge, runBadge, isActive, followRun, directionText, directionArrow, scheduleText,
   refreshPage, uid, plural,
 } from './lib.js';
 import { progressView, runControls, reportView, runsTable, runSummary } from './runs.js';
@@ -157,7 +157,7 @@ export async function jobsPage(root) {
       h('span', {},
         h('a', { href: `#/jobs/${j.id}`, class: 'strong', 'data-testid': 'job-link' }, j.name),
         h('span', { class: 'block small muted' }, j.kind === 'migrate' ? 'Copy once' : 'Keep in sync', j.enabled ? '' : ' · disabled', j.options.dry_run ? ' · preview only' : '')),
-      h('span', {}, `${accountName(j.a_account_id)} `, h('span', { class: 'dir' }, directionText(j).replace('Copy A → B once', '→')), ` ${accountName(j.b_account_id)}`),
+      h('span', {}, `${accountName(j.a_account_id)} `, h('span', { class: 'dir' }, directionArrow(j)), ` ${accountName(j.b_account_id)}`),
       scheduleText(j.schedule),
       j.last_run ? h('span', { class: 'badges' }, runBadge(j.last_run, { 'data-testid': 'job-last-state' }), ' ', h('a', { href: `#/runs/${j.last_run.id}`, class: 'small' }, timeAgo(j.last_run.finished_at || j.last_run.started_at || j.last_run.queued_at))) : runBadge(null),
       h('span', { class: 'muted small' }, j.last_run ? (j.last_run.error || (isActive(j.last_run) ? `${(j.last_run.progress || {}).percent || 0} %` : runSummary(j.last_run))) : '–'),
@@ -709,7 +709,7 @@ export async function jobPage(root, { params }) {
       back: { href: '#/jobs', label: 'Sync jobs' },
       subtitle: h('span', {},
         badge(sync ? 'Keep in sync' : 'Copy once', 'neutral'), ' ',
-        `${accountName(job.a_account_id)} ${directionText(job).replace('Copy A → B once', '→')} ${accountName(job.b_account_id)} · ${scheduleText(job.schedule)}`,
+        `${accountName(job.a_account_id)} ${directionArrow(job)} ${accountName(job.b_account_id)} · ${scheduleText(job.schedule)}`,
         job.enabled ? '' : ' · disabled'),
       actions: [startBtn, previewBtn, h('a', { class: 'btn', href: `#/jobs/${id}/edit`, 'data-testid': 'edit-job' }, 'Edit'), deleteBtn],
     }),

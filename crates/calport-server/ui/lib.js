@@ -571,6 +571,15 @@ export function directionText(job) {
   return 'A ⇄ B';
 }
 
+/** The arrow between a job's two account names: which way items flow. */
+export function directionArrow(job) {
+  const o = (job && job.options) || {};
+  if (job && job.kind === 'migrate') return '→';
+  if (o.direction === 'a-to-b') return '→';
+  if (o.direction === 'b-to-a') return '←';
+  return '⇄';
+}
+
 export function scheduleText(schedule) {
   if (!schedule) return 'Only when started';
   const m = /^(\d+)([smhd])$/.exec(schedule.trim());
