@@ -159,23 +159,7 @@ impl MigrateFile {
     /// [`ConfigError::Invalid`] naming the key.
     pub fn validate_options(&self) -> Result<(), ConfigError> {
         let o = &self.options;
-        if o.concurrency == 0 || o.concurrency > 64 {
-            return Err(invalid(
-                "options",
-                "concurrency",
-                "must be between 1 and 64",
-            ));
-        }
-        if o.batch_size == 0 || o.batch_size > 500 {
-            return Err(invalid(
-                "options",
-                "batch_size",
-                "must be between 1 and 500",
-            ));
-        }
-        if o.timeout_seconds == 0 {
-            return Err(invalid("options", "timeout_seconds", "must be at least 1"));
-        }
+        check_transfer_options(o.concurrency, o.batch_size, o.timeout_seconds)?;
         if !(o.calendars || o.tasks || o.contacts) {
             return Err(invalid(
                 "options",
@@ -185,6 +169,35 @@ impl MigrateFile {
         }
         Ok(())
     }
+}
+
+/// Checks the `[options]` every command that talks to servers shares.
+///
+/// # Errors
+/// [`ConfigError::Invalid`] naming the key.
+pub(crate) fn check_transfer_options(
+    concurrency: usize,
+    batch_size: usize,
+    timeout_seconds: u64,
+) -> Result<(), ConfigError> {
+    if concurrency == 0 || concurrency > 64 {
+        return Err(invalid(
+            "options",
+            "concurrency",
+            "must be between 1 and 64",
+        ));
+    }
+    if batch_size == 0 || batch_size > 500 {
+        return Err(invalid(
+            "options",
+            "batch_size",
+            "must be between 1 and 500",
+        ));
+    }
+    if timeout_seconds == 0 {
+        return Err(invalid("options", "timeout_seconds", "must be at least 1"));
+    }
+    Ok(())
 }
 
 fn line_of(text: &str, offset: usize) -> usize {

@@ -11,7 +11,7 @@ use calport_engine::sync::{
 };
 use serde::Deserialize;
 
-use crate::config::{Account, AccountFile, ConfigError, invalid};
+use crate::config::{Account, AccountFile, ConfigError, check_transfer_options, invalid};
 
 /// `[options]` of a sync file.
 #[derive(Debug, Deserialize)]
@@ -181,23 +181,7 @@ impl SyncFile {
     /// [`ConfigError::Invalid`] naming the section and key.
     pub fn resolve(&self, only: &[String]) -> Result<Vec<ResolvedJob>, ConfigError> {
         let o = &self.options;
-        if o.concurrency == 0 || o.concurrency > 64 {
-            return Err(invalid(
-                "options",
-                "concurrency",
-                "must be between 1 and 64",
-            ));
-        }
-        if o.batch_size == 0 || o.batch_size > 500 {
-            return Err(invalid(
-                "options",
-                "batch_size",
-                "must be between 1 and 500",
-            ));
-        }
-        if o.timeout_seconds == 0 {
-            return Err(invalid("options", "timeout_seconds", "must be at least 1"));
-        }
+        check_transfer_options(o.concurrency, o.batch_size, o.timeout_seconds)?;
         if self.jobs.is_empty() {
             return Err(invalid("jobs", "name", "the file defines no [[jobs]]"));
         }

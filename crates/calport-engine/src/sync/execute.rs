@@ -440,7 +440,7 @@ impl PairSync<'_> {
                 }
             }
             Decision::Delete { on, href, etag, .. } => {
-                self.delete(*on, href, etag.as_ref()).await?;
+                self.delete(*on, uid, href, etag.as_ref()).await?;
                 effects.removes.push(uid.clone());
                 effects.counts.push(Count::Deleted(*on));
             }
@@ -717,7 +717,13 @@ impl PairSync<'_> {
         }
     }
 
-    async fn delete(&self, on: Side, href: &ItemRef, etag: Option<&Etag>) -> Result<(), Stop> {
+    async fn delete(
+        &self,
+        on: Side,
+        uid: &str,
+        href: &ItemRef,
+        etag: Option<&Etag>,
+    ) -> Result<(), Stop> {
         let store = self.store(on);
         let collection = self.collection(on);
         let etag = match etag {
@@ -735,26 +741,14 @@ impl PairSync<'_> {
         };
         match store.delete(collection, href, &etag).await {
             Ok(()) | Err(StoreError::NotFound { .. }) => Ok(()),
-            Err(StoreError::PreconditionFailed { .. }) => {
-                let uid_here = String::new();
-                // Re-read it: the planner decides again with the new version in view.
-                let found = store
-                    .fetch(collection, std::slice::from_ref(href))
-                    .await
-                    .map_err(|e| self.classify(on, e))?;
-                let _ = uid_here;
-                match found.into_iter().next() {
-                    Some(Ok(item)) => match observe::read(collection, &item) {
-                        Ok((_, h)) => Err(Stop::Moved {
-                            side: on,
-                            now: Observed::Read(h.version.clone()),
-                            held: Some(Box::new(h)),
-                        }),
-                        Err(reason) => Err(Stop::Failed(reason)),
-                    },
-                    _ => Ok(()),
-                }
-            }
+            // Changed meanwhile: the planner decides again with the new version in view.
+            Err(StoreError::PreconditionFailed { .. }) => match self.look(on, uid, href).await? {
+                Stop::Moved {
+                    now: Observed::Absent,
+                    ..
+                } => Ok(()),
+                moved => Err(moved),
+            },
             Err(err) => Err(self.classify(on, err)),
         }
     }
