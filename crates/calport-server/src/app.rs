@@ -30,6 +30,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// When the process started.
     pub started: Instant,
+    /// The webhook routes' and the inbox applier's shared state.
+    pub ingest: Arc<crate::ingest::Shared>,
 }
 
 impl App {

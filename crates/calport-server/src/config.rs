@@ -126,6 +126,32 @@ impl Default for WebhooksConfig {
     }
 }
 
+/// `[ingest]`: applying pushed changes (webhooks) from the inbox.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Failed attempts after which a pushed change becomes a dead letter.
+    pub max_attempts: i64,
+    /// The first retry waits this long, in seconds; each next one twice as long.
+    pub retry_seconds: u64,
+    /// Inbox entries claimed at once by one worker.
+    pub batch: i64,
+    /// How long claimed entries stay reserved without renewal, in seconds: a worker
+    /// killed while applying them hands them to another after this time.
+    pub lease_seconds: u64,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            retry_seconds: 2,
+            batch: 64,
+            lease_seconds: 30,
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -145,6 +171,8 @@ pub struct Config {
     pub remote: RemoteConfig,
     /// `[webhooks]`.
     pub webhooks: WebhooksConfig,
+    /// `[ingest]`.
+    pub ingest: IngestConfig,
 }
 
 impl Default for Config {
@@ -157,6 +185,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             remote: RemoteConfig::default(),
             webhooks: WebhooksConfig::default(),
+            ingest: IngestConfig::default(),
         }
     }
 }
@@ -186,6 +215,10 @@ const ENV_KEYS: &[(&str, &str)] = &[
         "CALPORT_WEBHOOKS_ALLOW_PRIVATE_TARGETS",
         "webhooks.allow_private_targets",
     ),
+    ("CALPORT_INGEST_MAX_ATTEMPTS", "ingest.max_attempts"),
+    ("CALPORT_INGEST_RETRY_SECONDS", "ingest.retry_seconds"),
+    ("CALPORT_INGEST_BATCH", "ingest.batch"),
+    ("CALPORT_INGEST_LEASE_SECONDS", "ingest.lease_seconds"),
 ];
 
 /// A documented example of `calport.toml`, printed by `calport config example`.
@@ -235,6 +268,18 @@ timeout_seconds = 15
 max_changed_items = 100
 # Allow webhook targets on loopback / private networks (SSRF guard).  default: false
 allow_private_targets = false
+
+[ingest]
+# Pushed changes (POST /api/webhook/event/...) are stored, answered 202, then applied to
+# CalDAV by the worker. Failed attempts before one becomes a dead letter.  default: 5
+max_attempts = 5
+# Wait before the first retry, in seconds; doubled each time (max 300).  default: 2
+retry_seconds = 2
+# Inbox entries one worker claims at once.                            default: 64
+batch = 64
+# Claimed entries stay reserved this long without renewal; a killed   default: 30
+# worker's entries are applied by another (or after restart) after this time.
+lease_seconds = 30
 "#;
 
 impl Config {
@@ -323,6 +368,22 @@ impl Config {
                 "must start with sqlite: or postgres://",
             ));
         }
+        let i = &self.ingest;
+        if !(1..=100).contains(&i.max_attempts) {
+            return Err(invalid("ingest.max_attempts", "must be between 1 and 100"));
+        }
+        if !(1..=300).contains(&i.retry_seconds) {
+            return Err(invalid("ingest.retry_seconds", "must be between 1 and 300"));
+        }
+        if !(1..=1000).contains(&i.batch) {
+            return Err(invalid("ingest.batch", "must be between 1 and 1000"));
+        }
+        if !(2..=3600).contains(&i.lease_seconds) {
+            return Err(invalid(
+                "ingest.lease_seconds",
+                "must be between 2 and 3600",
+            ));
+        }
         let w = &self.worker;
         if !(1..=64).contains(&w.parallel_runs) {
             return Err(invalid("worker.parallel_runs", "must be between 1 and 64"));
@@ -362,7 +423,9 @@ fn env_value(key: &str, raw: &str) -> Result<toml::Value, String> {
         || key.ends_with("max_body_bytes")
         || key.ends_with("concurrency")
         || key.ends_with("retries")
-        || key.ends_with("max_changed_items");
+        || key.ends_with("max_changed_items")
+        || key.ends_with("max_attempts")
+        || key.ends_with("ingest.batch");
     let boolean = key.ends_with("enabled")
         || key.ends_with("allow_private_targets")
         || key.ends_with("secure_cookies");

@@ -9,6 +9,7 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod error;
+pub mod ingest;
 pub mod jobspec;
 pub mod metrics;
 pub mod progress;
@@ -52,6 +53,7 @@ pub async fn open(config: Config) -> anyhow::Result<App> {
         key,
         metrics: Arc::default(),
         started: Instant::now(),
+        ingest: Arc::default(),
     })
 }
 

@@ -18,6 +18,9 @@ pub struct Metrics {
     /// Runs finished by this process, by final state.
     runs_finished: Mutex<BTreeMap<String, u64>>,
     webhook_deliveries: Mutex<BTreeMap<String, u64>>,
+    webhooks_received: AtomicU64,
+    /// Pushed changes applied by this process, by outcome.
+    ingest_applied: Mutex<BTreeMap<String, u64>>,
 }
 
 fn bump(map: &Mutex<BTreeMap<String, u64>>, key: &str, by: u64) {
@@ -61,6 +64,16 @@ impl Metrics {
     /// A webhook delivery attempt ended in `outcome`.
     pub fn delivery(&self, outcome: &str) {
         bump(&self.webhook_deliveries, outcome, 1);
+    }
+
+    /// An inbound webhook stored in the inbox.
+    pub fn webhook_received(&self) {
+        self.webhooks_received.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An inbox entry applied with `outcome` (`create`, `update`, `skip`, `retry`, …).
+    pub fn ingest_applied(&self, outcome: &str) {
+        bump(&self.ingest_applied, outcome, 1);
     }
 
     /// The text exposition, with the database gauges passed in.
@@ -135,6 +148,23 @@ impl Metrics {
             "Outbound webhook delivery attempts by outcome.",
             "outcome",
             snapshot(&self.webhook_deliveries),
+        );
+        counter(
+            &mut out,
+            "calport_ingest_applied_total",
+            "Pushed changes (inbound webhooks) applied by this process, by outcome.",
+            "outcome",
+            snapshot(&self.ingest_applied),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP calport_webhooks_received_total Inbound webhooks stored in the inbox."
+        );
+        let _ = writeln!(out, "# TYPE calport_webhooks_received_total counter");
+        let _ = writeln!(
+            out,
+            "calport_webhooks_received_total {}",
+            self.webhooks_received.load(Ordering::Relaxed)
         );
         let _ = writeln!(
             out,

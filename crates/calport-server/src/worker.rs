@@ -53,6 +53,11 @@ pub async fn run(app: App, id: String, mut shutdown: watch::Receiver<bool>) {
     let parallel = app.config.worker.parallel_runs;
     let poll = Duration::from_secs(app.config.worker.poll_seconds);
     tracing::info!(worker = %id, parallel, "worker started");
+    let inbox = tokio::spawn(crate::ingest::apply::run(
+        app.clone(),
+        id.clone(),
+        shutdown.clone(),
+    ));
     let mut tasks = tokio::task::JoinSet::new();
     loop {
         if *shutdown.borrow() {
@@ -114,6 +119,9 @@ pub async fn run(app: App, id: String, mut shutdown: watch::Receiver<bool>) {
                 break;
             }
         }
+    }
+    if tokio::time::timeout(SHUTDOWN_GRACE, inbox).await.is_err() {
+        tracing::warn!("the inbox applier did not stop in time; its leases will expire");
     }
     let _ = app.db.remove_worker(&id).await;
     tracing::info!(worker = %id, "worker stopped");

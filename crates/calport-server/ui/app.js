@@ -9,6 +9,7 @@ import { jobsPage, jobFormPage, jobPage } from './jobs.js';
 import { runPage } from './runs.js';
 import { conflictsPage, conflictPage, deadLettersPage } from './conflicts.js';
 import { settingsPage } from './settings.js';
+import { sourcesPage, sourcePage } from './sources.js';
 
 const main = document.getElementById('main');
 const topbar = document.getElementById('topbar');
@@ -32,6 +33,8 @@ const routes = [
   [/^\/runs\/(\d+)$/, () => runPage, 'jobs'],
   [/^\/conflicts$/, () => conflictsPage, 'conflicts'],
   [/^\/conflicts\/(\d+)$/, () => conflictPage, 'conflicts'],
+  [/^\/sources$/, () => sourcesPage, 'sources'],
+  [/^\/sources\/([A-Za-z0-9._-]+)$/, () => sourcePage, 'sources'],
   [/^\/dead-letters$/, () => deadLettersPage, 'dead-letters'],
   [/^\/settings$/, () => settingsPage, 'settings'],
 ];
@@ -66,7 +69,8 @@ async function render() {
     return;
   }
   const [m, page] = match;
-  const params = m.slice(1).map(Number);
+  // Numeric ids as numbers; others (source ids) as text.
+  const params = m.slice(1).map((p) => (/^\d+$/.test(p) ? Number(p) : p));
   const container = h('div', { class: 'page' });
   fill(main, container);
   const token = {};
@@ -111,6 +115,12 @@ async function updateCounts() {
     setCount('nav-dead-count', dead.length, 'open dead letters');
   } catch {
     // counters are a nicety
+  }
+  try {
+    const parked = await get('/api/ingest/conflicts?state=open');
+    setCount('nav-sources-count', parked.length, 'open conflicts between sources');
+  } catch {
+    // likewise
   }
 }
 

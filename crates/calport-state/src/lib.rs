@@ -15,6 +15,7 @@
 mod db;
 mod dead_letters;
 mod deferred;
+mod ingest;
 mod model;
 mod service;
 mod sessions;
@@ -24,6 +25,9 @@ pub mod testing;
 pub use db::{Backend, StateDb, StateError};
 pub use dead_letters::{DeadLetterRow, ItemFailure};
 pub use deferred::DeferredRow;
+pub use ingest::{
+    AuditRow, EventRow, InboxRow, IngestConflictRow, SourceCounts, SourceFields, SourceRow,
+};
 pub use model::{ConflictRecord, ConflictSide, FailureRecord, ItemStatus, PairState, SideState};
 pub use service::{
     AccountFields, AccountRow, ApiKeyRow, DeliveryRow, JobFields, JobRow, RunLogRow, RunRow, Saved,

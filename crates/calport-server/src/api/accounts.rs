@@ -213,6 +213,13 @@ pub async fn delete(State(app): State<App>, Path(id): Path<i64>) -> Result<Statu
             jobs.join(", ")
         )));
     }
+    let sources = app.db.sources_using_account(id).await?;
+    if !sources.is_empty() {
+        return Err(ApiError::conflict(format!(
+            "the account is the target of webhook sources {}; delete or change them first",
+            sources.join(", ")
+        )));
+    }
     app.db.delete_account(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

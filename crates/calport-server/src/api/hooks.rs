@@ -450,7 +450,8 @@ pub async fn dead_letter(
     Ok(Json(dead_letter_view(&app, d).await?))
 }
 
-/// Tries a dead letter again: its job's next run (queued now) reads and writes it anew.
+/// Tries a dead letter again: its job's next run (queued now) reads and writes it anew;
+/// a pushed change (`source: inbox`) is applied again from its stored body.
 #[utoipa::path(post, path = "/api/dead-letters/{id}/retry", tag = "conflicts",
     params(("id" = i64, Path, description = "dead letter id")),
     responses((status = 202, body = DeadLetter), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
@@ -459,8 +460,13 @@ pub async fn retry_dead_letter(
     State(app): State<App>,
     Path(id): Path<i64>,
 ) -> Result<(StatusCode, Json<DeadLetter>), ApiError> {
-    load_dead_letter(&app, id).await?;
+    let letter = load_dead_letter(&app, id).await?;
     app.db.set_dead_letter_state(id, "retry").await?;
+    if letter.source == "inbox" {
+        // A pushed change: its inbox entry (keyed by request id) is applied again.
+        app.db.requeue_inbox(&letter.uid).await?;
+        app.ingest.wake.notify_one();
+    }
     let d = load_dead_letter(&app, id).await?;
     let view = dead_letter_view(&app, d).await?;
     if let Some(job) = view.job_id

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod hooks;
 pub mod jobs;
 pub mod runs;
+pub mod sources;
 pub mod system;
 pub mod transfer;
 
@@ -49,6 +50,7 @@ impl Modify for BearerAuth {
         (name = "runs", description = "Runs: progress, stats, logs, live events"),
         (name = "conflicts", description = "Items changed on both sides, parked for a decision"),
         (name = "webhooks", description = "Outbound webhooks after each run"),
+        (name = "ingest", description = "Pushed changes: Microsoft 365 / Power Automate event webhooks into CalDAV, sources, event mappings, audit, conflicts"),
         (name = "system", description = "Health, workers, statistics, metrics, API keys, export/import"),
     )
 )]
@@ -92,6 +94,14 @@ fn build() -> (Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(system::metrics))
         .routes(routes!(system::list_keys, system::create_key))
         .routes(routes!(system::revoke_key))
+        .routes(routes!(sources::list, sources::create))
+        .routes(routes!(sources::get, sources::update, sources::delete))
+        .routes(routes!(sources::rotate_key))
+        .routes(routes!(sources::events))
+        .routes(routes!(sources::inbox_entry))
+        .routes(routes!(sources::history))
+        .routes(routes!(sources::conflicts))
+        .routes(routes!(sources::resolve))
         .routes(routes!(transfer::export))
         .routes(routes!(transfer::import))
         .split_for_parts();
@@ -103,6 +113,8 @@ fn build() -> (Router<App>, utoipa::openapi::OpenApi) {
             crate::session::sign_out
         ))
         .routes(routes!(crate::session::setup))
+        .routes(routes!(crate::ingest::receive::event))
+        .routes(routes!(crate::ingest::receive::graph))
         .split_for_parts();
     doc.merge(open_doc);
     let protected = protected
@@ -190,8 +202,10 @@ async fn guard(
     next: middleware::Next,
 ) -> Result<axum::response::Response, ApiError> {
     let path = request.uri().path();
+    // Webhook routes check their source's own key (or Graph's clientState) themselves.
     let open = matches!(path, "/api/health" | "/api/session" | "/api/setup" | "/")
-        || path.starts_with("/ui/");
+        || path.starts_with("/ui/")
+        || path.starts_with("/api/webhook/");
     if open {
         return Ok(next.run(request).await);
     }

@@ -134,6 +134,22 @@ pub struct Stats {
     pub open_conflicts: usize,
     /// Webhook deliveries waiting.
     pub pending_deliveries: i64,
+    /// Pushed changes (inbound webhooks).
+    pub ingest: IngestStats,
+}
+
+/// Totals of pushed changes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IngestStats {
+    /// Configured sources.
+    pub sources: usize,
+    /// Inbox entries by state (`pending`, `done`, `dead`).
+    pub inbox: std::collections::BTreeMap<String, i64>,
+    /// Decisions by action (`create`, `update`, `delete`, `skip`, `conflict`, `retry`,
+    /// `dead`, `noted`).
+    pub decisions: std::collections::BTreeMap<String, i64>,
+    /// Conflicts between sources waiting for a person.
+    pub open_conflicts: usize,
 }
 
 fn add(into: &mut KindCounts, from: &KindCounts) {
@@ -166,6 +182,12 @@ pub async fn stats(State(app): State<App>) -> Result<Json<Stats>, ApiError> {
         contacts,
         open_conflicts: app.db.conflicts(None).await?.len(),
         pending_deliveries: app.db.pending_deliveries().await?,
+        ingest: IngestStats {
+            sources: app.db.sources().await?.len(),
+            inbox: app.db.inbox_counts().await?.into_iter().collect(),
+            decisions: app.db.ingest_audit_counts().await?.into_iter().collect(),
+            open_conflicts: app.db.ingest_conflicts(Some("open")).await?.len(),
+        },
     }))
 }
 
