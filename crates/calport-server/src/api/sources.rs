@@ -621,14 +621,14 @@ pub async fn resolve(
     Path(id): Path<i64>,
     ApiJson(input): ApiJson<Resolve>,
 ) -> Result<(StatusCode, Json<IngestConflict>), ApiError> {
-    if !matches!(input.keep.as_str(), "incoming" | "existing") {
-        return Err(ApiError::invalid("keep", "must be incoming or existing"));
-    }
     let conflict = app
         .db
         .ingest_conflict(id)
         .await?
         .ok_or_else(|| ApiError::not_found("conflict", id))?;
+    if !matches!(input.keep.as_str(), "incoming" | "existing") {
+        return Err(ApiError::invalid("keep", "must be incoming or existing"));
+    }
     if !app.db.resolve_ingest_conflict(id, &input.keep).await? {
         return Err(ApiError::conflict(format!(
             "conflict {id} is {} already",
