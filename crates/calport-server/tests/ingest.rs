@@ -355,6 +355,29 @@ async fn events_are_created_updated_and_deleted_exactly_once() {
     assert!(offsite.contains("TRANSP:TRANSPARENT"), "{offsite}");
     assert!(offsite.contains("CLASS:PRIVATE"), "{offsite}");
 
+    // A flow posting every change to one route: its actionType "deleted" is a delete.
+    let mut flow_deleted = flow.clone();
+    flow_deleted["actionType"] = json!("deleted");
+    let entry = service
+        .apply("updated", "contoso", &key, &flow_deleted)
+        .await;
+    assert_eq!(
+        (entry["action"].as_str(), entry["outcome"].as_str()),
+        (Some("deleted"), Some("delete")),
+        "{entry}"
+    );
+    let entry = service.apply("created", "contoso", &key, &flow).await;
+    assert_eq!(
+        entry["outcome"], "skip",
+        "the late \"added\" of a deleted event: {entry}"
+    );
+    let flow2 = json!({"id": "AAMkAD-PA-8", "subject": "Offsite", "isHtml": false,
+                       "start": "2026-12-18T00:00:00.0000000", "end": "2026-12-19T00:00:00.0000000",
+                       "timeZone": "UTC", "isAllDay": true, "showAs": "free", "sensitivity": "private",
+                       "lastModifiedDateTime": "2026-12-02T09:00:00Z", "actionType": "added"});
+    let entry = service.apply("created", "contoso", &key, &flow2).await;
+    assert_eq!(entry["outcome"], "create", "{entry}");
+
     // Deleted: the item goes; a repeated delete and a late "created" change nothing.
     let gone = json!({"id": "AAMkAD-1", "iCalUId": "040000008200E001"});
     let entry = service.apply("deleted", "contoso", &key, &gone).await;
@@ -385,13 +408,17 @@ async fn events_are_created_updated_and_deleted_exactly_once() {
         "{statuses:?}"
     );
     assert!(
-        statuses.contains(&("AAMkAD-PA-7".into(), "active".into())),
+        statuses.contains(&("AAMkAD-PA-7".into(), "deleted".into())),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.contains(&("AAMkAD-PA-8".into(), "active".into())),
         "{statuses:?}"
     );
     let deleted = service
         .get("/api/events?source=contoso&status=deleted")
         .await;
-    assert_eq!(deleted.as_array().unwrap().len(), 1);
+    assert_eq!(deleted.as_array().unwrap().len(), 2);
     let history = service
         .get("/api/ingest/history?source=contoso&limit=100")
         .await;
@@ -406,7 +433,7 @@ async fn events_are_created_updated_and_deleted_exactly_once() {
         actions,
         [
             "create", "update", "skip", "skip", "skip", "update", "create", "delete", "skip",
-            "skip"
+            "create", "delete", "skip", "skip"
         ]
     );
     assert!(
@@ -417,14 +444,14 @@ async fn events_are_created_updated_and_deleted_exactly_once() {
     );
     let sources = service.get("/api/sources").await;
     assert_eq!(sources[0]["id"], "contoso");
-    assert_eq!(sources[0]["inbox"]["done"], 10);
+    assert_eq!(sources[0]["inbox"]["done"], 13);
     assert_eq!(sources[0]["events"]["active"], 1);
     assert!(sources[0]["last_received_at"].as_i64().is_some());
     assert!(sources[0].get("key").is_none() && sources[0].get("key_hash").is_none());
     let stats = service.get("/api/stats").await;
     assert_eq!(stats["ingest"]["sources"], 1);
-    assert_eq!(stats["ingest"]["inbox"]["done"], 10);
-    assert_eq!(stats["ingest"]["decisions"]["create"], 2);
+    assert_eq!(stats["ingest"]["inbox"]["done"], 13);
+    assert_eq!(stats["ingest"]["decisions"]["create"], 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@
 import {
   h, fill, get, post, patch, del, card, pageHeader, emptyState, table, row, field, radioGroup,
   radioValue, checkbox, showFormError, clearFormErrors, toast, toastError, confirmDialog, dialog,
-  secretBox, loading, badge, timeAgo, fmtDate, fmtNumber, refreshPage, uid,
+  secretBox, loading, badge, timeAgo, fmtDate, fmtNumber, plural, refreshPage, uid,
 } from './lib.js';
 
 const STRATEGIES = [
@@ -15,13 +15,14 @@ const STRATEGIES = [
 ];
 const STRATEGY_LABEL = Object.fromEntries(STRATEGIES.map((s) => [s.value, s.label]));
 
+// status: [badge, tone, in a count]
 const EVENT_STATUS = {
-  active: ['In the calendar', 'ok'],
-  superseded: ['Another source shown', 'neutral'],
-  conflict: ['Waiting for you', 'warn'],
-  pending_master: ['Waiting for its series', 'info'],
-  cancelled: ['Cancelled', 'neutral'],
-  deleted: ['Deleted', 'neutral'],
+  active: ['In the calendar', 'ok', 'in the calendar'],
+  superseded: ['Another source shown', 'neutral', 'superseded'],
+  conflict: ['Waiting for you', 'warn', 'waiting for you'],
+  pending_master: ['Waiting for its series', 'info', 'waiting for their series'],
+  cancelled: ['Cancelled', 'neutral', 'cancelled'],
+  deleted: ['Deleted', 'neutral', 'deleted'],
 };
 const ACTIONS = {
   create: ['Created', 'ok'],
@@ -33,17 +34,18 @@ const ACTIONS = {
   dead: ['Dead letter', 'bad'],
   noted: ['Noted', 'neutral'],
 };
-const INBOX = { pending: ['waiting', 'info'], done: ['applied', 'ok'], dead: ['dead letters', 'bad'] };
+const INBOX = { pending: ['Waiting', 'info', 'waiting'], done: ['Applied', 'ok', 'applied'], dead: ['Dead letter', 'bad', 'dead letters'] };
 
-const statusBadge = (s) => badge(...(EVENT_STATUS[s] || [s, 'neutral']), { 'data-status': s });
+const statusBadge = (s) => badge(...(EVENT_STATUS[s] || [s, 'neutral']).slice(0, 2), { 'data-status': s });
 const actionBadge = (a) => badge(...(ACTIONS[a] || [a, 'neutral']), { 'data-action': a });
+const inboxBadge = (st) => badge(...(INBOX[st] || [st, 'neutral']).slice(0, 2), { 'data-state': st });
 const enabledBadge = (s) => (s.enabled ? badge('Enabled', 'ok') : badge('Disabled', 'neutral'));
 const segment = (href) => decodeURIComponent(String(href || '').replace(/\/+$/, '').split('/').pop() || href || '');
 const sourceHref = (id) => `#/sources/${encodeURIComponent(id)}`;
 
 function countsText(counts, labels) {
   const parts = Object.entries(counts || {}).filter(([, n]) => n)
-    .map(([k, n]) => `${fmtNumber(n)} ${(labels[k] ? labels[k][0] : k).toLowerCase()}`);
+    .map(([k, n]) => `${fmtNumber(n)} ${labels[k] ? labels[k][2] : k}`);
   return parts.length ? parts.join(' · ') : 'none';
 }
 
@@ -120,7 +122,7 @@ function calendarPicker(accountSel, original) {
       }
       if (!opts.length) opts.push(h('option', { value: '' }, 'No calendar on this account'));
       fill(select, opts);
-      status.textContent = cals.length ? `${fmtNumber(cals.length)} event calendars on this account.` : 'Create a calendar on the account first.';
+      status.textContent = cals.length ? `${plural(cals.length, 'event calendar')} on this account.` : 'Create a calendar on the account first.';
     } catch (err) {
       if (mine !== token) return;
       fill(select, h('option', { value: current || '' }, current ? segment(current) : 'Cannot list the calendars'));
@@ -215,7 +217,7 @@ async function openInbox(requestId) {
         h('dt', {}, 'Source'), h('dd', {}, h('a', { href: sourceHref(e.source) }, e.source)),
         h('dt', {}, 'Action'), h('dd', {}, e.action),
         h('dt', {}, 'Event id'), h('dd', { class: 'break' }, h('code', {}, e.event_id)),
-        h('dt', {}, 'State'), h('dd', { 'data-testid': 'inbox-state' }, badge(...(INBOX[e.state] || [e.state, 'neutral'])),
+        h('dt', {}, 'State'), h('dd', { 'data-testid': 'inbox-state' }, inboxBadge(e.state),
           e.state === 'dead' ? [' ', h('a', { href: '#/dead-letters' }, 'See dead letters')] : null),
         h('dt', {}, 'Outcome'), h('dd', {}, e.outcome ? actionBadge(e.outcome) : '–'),
         h('dt', {}, 'Failed attempts'), h('dd', {}, String(e.attempts)),
@@ -392,7 +394,7 @@ export async function sourcePage(root, { params }) {
     load: (action) => get(`/api/ingest/history?source=${q}${action ? `&action=${encodeURIComponent(action)}` : ''}&limit=50`),
     columns: [{ label: 'When' }, { label: 'Action' }, { label: 'Event' }, { label: 'Detail' }, { label: 'Webhook' }],
     toRow: (columns, l) => row(columns, [
-      timeAgo(l.at), actionBadge(l.action), h('code', { class: 'break small' }, l.event_id), h('span', { class: 'small' }, l.detail), requestLink(l.request_id),
+      timeAgo(l.at), actionBadge(l.action), h('code', { class: 'break small' }, l.event_id), h('span', { class: 'small break' }, l.detail), requestLink(l.request_id),
     ], { 'data-testid': 'history-row' }),
     empty: 'Nothing (of this kind) happened yet.',
   });
@@ -410,12 +412,12 @@ export async function sourcePage(root, { params }) {
         card('Counts', h('dl', { class: 'facts', 'data-testid': 'source-counts' },
           h('dt', {}, 'Events'), h('dd', {}, countsText(s.events, EVENT_STATUS)),
           h('dt', {}, 'Webhooks'), h('dd', {}, countsText(inbox, INBOX), inbox.dead ? [' · ', h('a', { href: '#/dead-letters' }, 'dead letters')] : null),
-          h('dt', {}, 'Key id'), h('dd', {}, h('code', {}, s.key_lookup)),
+          h('dt', {}, 'Key'), h('dd', {}, h('code', {}, `cps_${s.key_lookup}…`)),
           h('dt', {}, 'Graph notifications'), h('dd', {}, s.graph_notifications ? 'Accepted' : 'Off (no clientState)'),
-          h('dt', {}, 'Created'), h('dd', {}, fmtDate(s.created_at)))),
-        card('Sender setup', [
-          h('p', { class: 'muted small' }, 'The key and clientState were shown once, when made. Lost them? Make a new key.'),
-          setupFacts(s),
-        ], { testid: 'source-setup' }))),
-    conflicts, events, history);
+          h('dt', {}, 'Created'), h('dd', {}, fmtDate(s.created_at)))))),
+    conflicts, events, history,
+    card('Sender setup', [
+      h('p', { class: 'muted' }, 'The key and clientState were shown once, when made. Lost them? Make a new key.'),
+      setupFacts(s),
+    ], { testid: 'source-setup' }));
 }

@@ -194,6 +194,12 @@ pub async fn event(
         ));
     }
     let source = authenticate_source(&app, &headers).await?;
+    // A flow may post every change to one route: its own actionType says what happened.
+    let action = if action != "deleted" && says_deleted(&body) {
+        "deleted".to_owned()
+    } else {
+        action
+    };
     let event_id = if action == "deleted" {
         payload::parse_deleted(&body).map_err(payload_error)?.id
     } else {
@@ -206,6 +212,23 @@ pub async fn event(
     app.metrics.webhook_received();
     app.ingest.wake.notify_one();
     Ok(accepted(&source.id, request_id, event_id))
+}
+
+/// Whether a Power Automate body says `actionType: deleted` (V3) or `ActionType` /
+/// `IsDeleted` (V2).
+fn says_deleted(body: &[u8]) -> bool {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(body)
+    else {
+        return false;
+    };
+    map.iter()
+        .any(|(key, value)| match key.to_ascii_lowercase().as_str() {
+            "actiontype" => value
+                .as_str()
+                .is_some_and(|v| v.eq_ignore_ascii_case("deleted")),
+            "isdeleted" => value.as_bool() == Some(true),
+            _ => false,
+        })
 }
 
 /// The query of a Graph notification request.
