@@ -43,12 +43,9 @@ pub fn to_text(html: &str) -> String {
         rest = &rest[at..];
         if rest.starts_with('&') {
             let (decoded, used) = entity(rest);
-            match decoded {
-                // A no-break space collapses like any other space.
-                Some('\u{a0}') => out.push(' '),
-                Some(c) => out.push(c),
-                None => out.push('&'),
-            }
+            // A no-break space stays one until `tidy`: Outlook writes an empty line as
+            // `<p>&nbsp;</p>`, and that paragraph must count as a line.
+            out.push(decoded.unwrap_or('&'));
             rest = &rest[used..];
         } else {
             rest = tag(&mut out, rest);
@@ -69,7 +66,7 @@ fn push_text(out: &mut String, text: &str) {
 /// Starts a new line unless the output already is at the start of one.
 fn line_break(out: &mut String) {
     let line = out.rsplit('\n').next().unwrap_or("");
-    if !line.trim().is_empty() {
+    if line.chars().any(|c| c != ' ') {
         out.push('\n');
     }
 }
@@ -237,7 +234,10 @@ fn tidy(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut blank_pending = false;
     for line in text.split('\n') {
-        let words: Vec<&str> = line.split(' ').filter(|w| !w.is_empty()).collect();
+        let words: Vec<&str> = line
+            .split([' ', '\u{a0}'])
+            .filter(|w| !w.is_empty())
+            .collect();
         if words.is_empty() {
             blank_pending = !out.is_empty();
             continue;

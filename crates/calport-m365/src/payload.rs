@@ -111,7 +111,7 @@ pub enum ShowAs {
     Free,
     /// `tentative`: OPAQUE, STATUS:TENTATIVE.
     Tentative,
-    /// `busy`, `oof`, `workingElsewhere`, `unknown` and absent: OPAQUE.
+    /// `busy`, `unknown`, a value not known here, and absent: OPAQUE.
     Busy,
     /// `oof`.
     OutOfOffice,

@@ -141,9 +141,19 @@ fn utc_value(at: DateTime<Utc>) -> String {
     at.format("%Y%m%dT%H%M%SZ").to_string()
 }
 
-/// A TEXT property, escaped (RFC 5545 §3.3.11).
+/// A TEXT value, escaped (RFC 5545 §3.3.11). Control characters other than line
+/// breaks and tabs cannot be written in TEXT and are dropped.
+fn escape(value: &str) -> String {
+    let clean: String = value
+        .chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'))
+        .collect();
+    escape_text(&clean)
+}
+
+/// A TEXT property.
 fn text(name: &str, value: &str) -> Property {
-    Property::new(name, escape_text(value))
+    Property::new(name, escape(value))
 }
 
 /// A parameter value without control characters (which no parameter may hold).
@@ -290,9 +300,14 @@ fn event_properties(parts: &ItemParts<'_>, event: &EventPayload, role: &Role) ->
         Some("low") => props.push(Property::new("PRIORITY", "9")),
         _ => {}
     }
-    if !event.categories.is_empty() {
-        let joined: Vec<String> = event.categories.iter().map(|c| escape_text(c)).collect();
-        props.push(Property::new("CATEGORIES", joined.join(",")));
+    let categories: Vec<String> = event
+        .categories
+        .iter()
+        .map(|c| escape(c.trim()))
+        .filter(|c| !c.is_empty())
+        .collect();
+    if !categories.is_empty() {
+        props.push(Property::new("CATEGORIES", categories.join(",")));
     }
     let busy = match event.show_as {
         ShowAs::Free => "FREE",

@@ -11,12 +11,7 @@ use common::*;
 use serde_json::json;
 
 /// The RRULE of a fixture's series master, as a map, plus its DTSTART.
-fn rule_of(
-    json: &serde_json::Value,
-) -> (
-    BTreeMap<String, String>,
-    (Option<String>, Option<String>, String),
-) {
+fn rule_of(json: &serde_json::Value) -> (BTreeMap<String, String>, When) {
     let event = parse_json(json).unwrap();
     let ics = render_one(&event);
     let ev = only_event(&ics);

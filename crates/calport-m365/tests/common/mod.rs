@@ -149,8 +149,11 @@ pub fn list(component: &Component, name: &str) -> Vec<String> {
         .collect()
 }
 
-/// A DTSTART-like property as (TZID or VALUE parameter, value).
-pub fn when(component: &Component, name: &str) -> (Option<String>, Option<String>, String) {
+/// A time property as written: (TZID, VALUE, value).
+pub type When = (Option<String>, Option<String>, String);
+
+/// A DTSTART-like property as (TZID parameter, VALUE parameter, value).
+pub fn when(component: &Component, name: &str) -> When {
     let p = prop(component, name);
     (p.param("TZID"), p.param("VALUE"), p.value.clone())
 }
