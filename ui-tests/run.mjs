@@ -18,7 +18,11 @@
 //   3. pause and resume a run from the run page;
 //   4. a conflict made between two runs of a two-way "Ask me" job, resolved from the
 //      Conflicts page (keep B): B's version is then on both servers;
-//   5. screenshots of every page at desktop (1280×900) and phone (390×844) width.
+//   5. Webhooks in: a source added from the form (an API validation message first), its
+//      key shown once; a pushed event lands in Xandikos' Shared and shows in the event
+//      mappings and history; a conflict with a second "Ask me" source settled with "Keep
+//      existing"; a new key (the old one is refused); the second source deleted;
+//   6. screenshots of every page at desktop (1280×900) and phone (390×844) width.
 // Every wait is bounded; each step is printed. Exit code 0: everything passed.
 
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -677,6 +681,170 @@ async function scenarioConflict(desk, phone, ids) {
   await until('the header count of open conflicts to go away', () => desk.locator('#nav-conflicts-count').isHidden());
 }
 
+/** A Microsoft Graph event as Power Automate posts it. */
+function graphEvent(id, subject, modified) {
+  return {
+    id,
+    iCalUId: '040000008200E00074C5B7101A82E008UI',
+    type: 'singleInstance',
+    subject,
+    body: { contentType: 'text', content: 'Pushed by the UI test' },
+    start: { dateTime: '2026-12-14T09:00:00.0000000', timeZone: 'UTC' },
+    end: { dateTime: '2026-12-14T10:00:00.0000000', timeZone: 'UTC' },
+    isAllDay: false,
+    lastModifiedDateTime: modified,
+  };
+}
+
+/** Posts a webhook as Power Automate would. */
+async function hook(action, source, key, body) {
+  const response = await fetch(`${ENV.base}/api/webhook/event/${action}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-Calendar-Source': source, 'X-API-Key': key },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(T.http),
+  });
+  const text = await response.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: response.status, json, text };
+}
+
+/** Waits until the worker has applied webhook `requestId`; returns its inbox entry. */
+function applied(page, requestId) {
+  return until(`webhook ${requestId} to be applied`, async () => {
+    const e = await page.evaluate((rid) => fetch(`/api/inbox/${rid}`).then((r) => r.json()), requestId);
+    if (e.state === 'dead') throw new Error(`webhook ${requestId} became a dead letter: ${e.last_error}`);
+    return e.state === 'done' ? e : null;
+  }, { timeout: T.run, interval: 200 });
+}
+
+/** The summary of the item source `source` wrote for its event, read on Xandikos. */
+async function pushedSummary(page, source) {
+  const events = await page.evaluate((s) => fetch(`/api/events?source=${s}`).then((r) => r.json()), source);
+  const uid = events.find((e) => e.status === 'active')?.caldav_uid;
+  check(uid, `an active mapping of ${source}: ${JSON.stringify(events)}`);
+  return summaryOf((await findItem(onXandikos(ENV.xandikosShared), uid, NOBODY)).body);
+}
+
+async function scenarioSources(desk, phone) {
+  const KEPT = 'Planning (from M365 work)';
+  step('5. Webhooks in: no source yet');
+  await byTestId(desk, 'nav-sources').click();
+  await settled(desk, 'Webhooks in');
+  await byTestId(desk, 'sources-empty').waitFor();
+  await byTestId(desk, 'ingest-conflicts-empty').waitFor();
+
+  step('5. add a source into Xandikos\' Shared; the API refuses a priority out of range first');
+  await byTestId(desk, 'source-id').fill('m365-work');
+  await byTestId(desk, 'source-name').fill('M365 work');
+  await byTestId(desk, 'source-account').selectOption({ label: 'Xandikos (user)' });
+  await byTestId(desk, 'source-calendar-status').filter({ hasText: 'on this account' }).waitFor({ timeout: T.test });
+  await byTestId(desk, 'source-calendar').selectOption({ label: 'Shared' });
+  await byTestId(desk, 'source-priority').fill('5000000');
+  await byTestId(desk, 'source-submit').click();
+  await desk.locator('[data-testid="source-form"] [data-field="priority"] .field-error:not([hidden])').filter({ hasText: '1000000' }).waitFor();
+  await byTestId(desk, 'source-priority').fill('10');
+  await byTestId(desk, 'source-submit').click();
+
+  step('5. the key and clientState are shown once, with the addresses to configure');
+  await byTestId(desk, 'source-secrets').waitFor();
+  const key = (await byTestId(desk, 'source-key').textContent()).trim();
+  check(/^cps_/.test(key), `a source key: ${key.slice(0, 4)}…`);
+  check((await byTestId(desk, 'source-client-state').textContent()).trim().length > 20, 'a clientState');
+  const url = (await byTestId(desk, 'webhook-url').textContent()).trim();
+  check(url === `${ENV.base}/api/webhook/event/created`, `the webhook address: ${url}`);
+  const graph = (await byTestId(desk, 'graph-url').textContent()).trim();
+  check(graph === `${ENV.base}/api/webhook/graph/m365-work`, `the Graph notification address: ${graph}`);
+  await byTestId(desk, 'secrets-done').click();
+  await settled(desk, 'M365 work');
+  check(!(await desk.content()).includes(key), 'the key is gone from the page once its dialog is closed');
+
+  step('5. Power Automate posts a created event: it lands in Xandikos\' Shared');
+  const sent = await hook('created', 'm365-work', key, graphEvent('AAMkAD-UI-1', KEPT, '2026-12-01T08:00:00Z'));
+  check(sent.status === 202, `the webhook answered ${sent.status}: ${sent.text}`);
+  const entry = await applied(desk, sent.json.request_id);
+  check(entry.outcome === 'create', `the webhook created the event: ${JSON.stringify(entry)}`);
+  check(await pushedSummary(desk, 'm365-work') === KEPT, 'the pushed event is on Xandikos');
+  await route(desk, '#/sources', 'Webhooks in');
+  const sourceRow = byTestId(desk, 'source-row').filter({ hasText: 'M365 work' });
+  await sourceRow.filter({ hasText: '1 in the calendar' }).waitFor();
+  await sourceRow.getByTestId('source-link').click();
+  await settled(desk, 'M365 work');
+  await desk.locator('[data-testid="event-row"] [data-status="active"]').waitFor();
+  await desk.locator('[data-testid="history-row"] [data-action="create"]').waitFor();
+  await byTestId(desk, 'history-row').first().getByTestId('open-inbox').click();
+  await byTestId(desk, 'inbox-state').filter({ hasText: 'Applied' }).waitFor();
+  await desk.keyboard.press('Escape');
+  await byTestId(desk, 'inbox-dialog').waitFor({ state: 'detached' });
+  await byTestId(desk, 'source-history-filter').selectOption('dead');
+  await byTestId(desk, 'source-history-empty').waitFor();
+  await byTestId(desk, 'source-history-filter').selectOption('');
+  await byTestId(desk, 'history-row').first().waitFor();
+  await shoot(desk, 'desktop-source');
+
+  step('5. a second source ("Ask me") pushes the same meeting: a conflict between sources');
+  const other = await desk.evaluate(async () => {
+    const { csrf } = await fetch('/api/session').then((r) => r.json());
+    const [first] = await fetch('/api/sources').then((r) => r.json());
+    const r = await fetch('/api/sources', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
+      body: JSON.stringify({ id: 'm365-other', account_id: first.account_id, calendar: first.calendar, conflict: 'manual' }),
+    });
+    return { status: r.status, body: await r.json() };
+  });
+  check(other.status === 201, `the second source was added: ${JSON.stringify(other)}`);
+  const parked = await hook('created', 'm365-other', other.body.key, graphEvent('AAMkAD-UI-2', 'Planning (from the other tenant)', '2026-12-02T08:00:00Z'));
+  check(parked.status === 202, `the second webhook answered ${parked.status}: ${parked.text}`);
+  check((await applied(desk, parked.json.request_id)).outcome === 'conflict', 'the second webhook is parked as a conflict');
+  await route(desk, '#/sources', 'Webhooks in');
+  const conflict = byTestId(desk, 'ingest-conflict-row').filter({ hasText: 'm365-other' });
+  await conflict.waitFor();
+  await desk.locator('#nav-sources-count:not([hidden])').filter({ hasText: '1' }).waitFor();
+  await shoot(desk, 'desktop-sources');
+  await route(phone, '#/sources', 'Webhooks in');
+  await byTestId(phone, 'ingest-conflict-row').waitFor();
+  await shoot(phone, 'phone-sources');
+
+  step('5. "Keep existing": the calendar keeps M365 work\'s version');
+  const [resolved] = await Promise.all([
+    desk.waitForResponse((r) => /\/api\/ingest\/conflicts\/\d+\/resolve$/.test(new URL(r.url()).pathname)),
+    conflict.getByTestId('keep-existing').click(),
+  ]);
+  check(resolved.status() === 202, `resolving answered ${resolved.status()}`);
+  await byTestId(desk, 'ingest-conflicts-empty').waitFor();
+  await until('the header count of conflicts between sources to go away', () => desk.locator('#nav-sources-count').isHidden());
+  await applied(desk, parked.json.request_id);
+  check(await pushedSummary(desk, 'm365-work') === KEPT, 'Xandikos still shows M365 work\'s version');
+
+  step('5. a new key: the old one is refused, the new one accepted');
+  await byTestId(desk, 'source-row').filter({ hasText: 'M365 work' }).getByTestId('source-link').click();
+  await settled(desk, 'M365 work');
+  await byTestId(desk, 'rotate-key').click();
+  await byTestId(desk, 'confirm-ok').click();
+  await byTestId(desk, 'source-secrets').waitFor();
+  const newKey = (await byTestId(desk, 'source-key').textContent()).trim();
+  check(/^cps_/.test(newKey) && newKey !== key, 'a different key');
+  await byTestId(desk, 'secrets-done').click();
+  await byTestId(desk, 'source-secrets').waitFor({ state: 'detached' });
+  const update = graphEvent('AAMkAD-UI-1', KEPT, '2026-12-03T08:00:00Z');
+  check((await hook('updated', 'm365-work', key, update)).status === 401, 'the old key is refused');
+  const fresh = await hook('updated', 'm365-work', newKey, update);
+  check(fresh.status === 202, `the new key is accepted: ${fresh.status} ${fresh.text}`);
+  await applied(desk, fresh.json.request_id);
+  await route(phone, '#/sources/m365-work', 'M365 work');
+  await byTestId(phone, 'event-row').first().waitFor();
+  await shoot(phone, 'phone-source');
+
+  step('5. delete the second source');
+  await route(desk, '#/sources/m365-other', 'm365-other');
+  await byTestId(desk, 'delete-source').click();
+  await byTestId(desk, 'confirm-ok').click();
+  await settled(desk, 'Webhooks in');
+  await until('one source left', async () => (await byTestId(desk, 'source-row').count()) === 1);
+}
+
 /** Screenshots of every page at both widths, once there is something to show. */
 async function tour(page, prefix, ids) {
   const stops = [
@@ -697,7 +865,7 @@ async function tour(page, prefix, ids) {
 }
 
 async function phoneExtras(phone, ids) {
-  step('5. phone: the menu, the account test, the job form, the preview');
+  step('6. phone: the menu, the account test, the job form, the preview');
   await route(phone, '#/dashboard', 'Dashboard');
   await byTestId(phone, 'menu-toggle').click();
   await byTestId(phone, 'nav-accounts').waitFor();
@@ -772,10 +940,11 @@ async function main() {
     await scenarioCopyJob(desk, phone, ids);
     await scenarioPauseResume(desk, ids);
     await scenarioConflict(desk, phone, ids);
+    await scenarioSources(desk, phone);
     check(loads === 1, `the desktop page loaded once and never again (${loads} loads)`);
     check(await desk.evaluate(() => window.__noReload) === 'still the first page load', 'the window marker survived every scenario');
 
-    step('5. screenshots of every page, desktop and phone');
+    step('6. screenshots of every page, desktop and phone');
     await tour(desk, 'desktop', ids);
     await tour(phone, 'phone', ids);
     await phoneExtras(phone, ids);

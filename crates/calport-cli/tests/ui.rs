@@ -4,8 +4,10 @@
 //!
 //! The browser script covers first start, sign-in and sign-out, accounts with a connection
 //! test, a copy job with a preview, start and live progress, pause and resume, a conflict
-//! resolved from the Conflicts page, and takes screenshots of every page at desktop and
-//! phone width into `docs/screenshots/`. This test seeds the servers, starts the service,
+//! resolved from the Conflicts page, the "Webhooks in" page (a source added, its key shown
+//! once, a pushed event written to Xandikos, a conflict between two sources settled, a new
+//! key), and takes screenshots of every page at desktop and phone width into
+//! `docs/screenshots/`. This test seeds the servers, starts the service,
 //! runs the script, and afterwards checks on the servers themselves what the UI claimed.
 //!
 //! Needs `node` (skipped with a loud message when it is missing), Chromium at
