@@ -1023,3 +1023,67 @@ async fn a_target_that_refuses_parks_the_change_as_a_dead_letter_until_retried()
         "the dead letter is cleared once applied: {letters}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_workers_on_postgresql_apply_each_webhook_once() {
+    let (url, _database) = calport_state::testing::fresh_postgres_url()
+        .await
+        .unwrap_or_else(|e| panic!("no PostgreSQL database for this test: {e}"));
+    let radicale = DavServer::start(ServerKind::Radicale).await.unwrap();
+    radicale.create_default_collections().await.unwrap();
+    let calendar = radicale.calendar_path().to_owned();
+    let shared = [
+        ("CALPORT_DATABASE_URL", url.as_str()),
+        (
+            "CALPORT_SECRET_KEY",
+            "Y2FscG9ydC1pbmdlc3QtcG9zdGdyZXMtdGVzdC1rZXk=",
+        ),
+        ("CALPORT_INGEST_BATCH", "4"),
+    ];
+    // The first process serves and applies; a second worker process shares the inbox.
+    let service = Service::start(&shared).await;
+    let (key, _) = service
+        .source(&radicale, "pg", &calendar, 0, "last_write_wins")
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = shared
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+    let other = calport_server::open(Config::load(dir.path(), env).unwrap())
+        .await
+        .unwrap();
+    let (stop_other, other_rx) = watch::channel(false);
+    let second = tokio::spawn(calport_server::worker::run(
+        other,
+        "second-worker".to_owned(),
+        other_rx,
+    ));
+    let mut requests = Vec::new();
+    for n in 0..30 {
+        let body = graph_event(
+            &format!("PG-{n}"),
+            &format!("PGU-{n}"),
+            &format!("Meeting {n}"),
+            "2026-12-02T10:00:00Z",
+        );
+        let (status, accepted) = service.hook("created", "pg", &key, &body).await;
+        assert_eq!(status, 202, "{accepted}");
+        requests.push(accepted["request_id"].as_str().unwrap().to_owned());
+    }
+    for request in &requests {
+        let entry = service.wait_entry(request, "done").await;
+        assert_eq!(entry["outcome"], "create", "{entry}");
+        assert_eq!(entry["history"].as_array().unwrap().len(), 1, "{entry}");
+    }
+    let stored = items(&radicale, &calendar).await;
+    assert_eq!(stored.len(), 30, "each webhook once");
+    let history = service
+        .get("/api/ingest/history?source=pg&action=create&limit=1000")
+        .await;
+    assert_eq!(history.as_array().unwrap().len(), 30);
+    let _ = stop_other.send(true);
+    tokio::time::timeout(Duration::from_secs(30), second)
+        .await
+        .unwrap()
+        .unwrap();
+}
