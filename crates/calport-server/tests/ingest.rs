@@ -17,7 +17,7 @@ struct Service {
     client: reqwest::Client,
     _stop: watch::Sender<bool>,
     _worker_stop: watch::Sender<bool>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Service {
@@ -57,7 +57,7 @@ impl Service {
             client: reqwest::Client::new(),
             _stop: stop,
             _worker_stop: worker_stop,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -1034,10 +1034,6 @@ async fn two_workers_on_postgresql_apply_each_webhook_once() {
     let calendar = radicale.calendar_path().to_owned();
     let shared = [
         ("CALPORT_DATABASE_URL", url.as_str()),
-        (
-            "CALPORT_SECRET_KEY",
-            "Y2FscG9ydC1pbmdlc3QtcG9zdGdyZXMtdGVzdC1rZXk=",
-        ),
         ("CALPORT_INGEST_BATCH", "4"),
     ];
     // The first process serves and applies; a second worker process shares the inbox.
@@ -1045,7 +1041,14 @@ async fn two_workers_on_postgresql_apply_each_webhook_once() {
     let (key, _) = service
         .source(&radicale, "pg", &calendar, 0, "last_write_wins")
         .await;
+    // Both processes need the same secret key to read the account's password (in
+    // production: one CALPORT_SECRET_KEY); here the second gets the first's key file.
     let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        service.dir.path().join("secret.key"),
+        dir.path().join("secret.key"),
+    )
+    .unwrap();
     let env = shared
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
