@@ -13,7 +13,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use calport_core::{CollectionInfo, CollectionKind, Etag, ItemRef, Store, StoreError};
+use calport_core::{
+    CollectionInfo, CollectionKind, Etag, ItemRef, Store, StoreError, WriteOutcome,
+};
 use calport_dav::DavStore;
 use calport_m365::payload::{self, EventPayload, EventType};
 use calport_m365::render::{ItemParts, render};
@@ -854,6 +856,23 @@ async fn current_etag(target: &Target<'_>, href: &str) -> Result<Option<Etag>, S
         .map(|item| item.etag))
 }
 
+/// The etag to send next: the one expected, else the one the server has now (`None`
+/// when the item is gone).
+async fn etag_to_send(
+    expected: &mut Option<Etag>,
+    target: &Target<'_>,
+    href: &str,
+) -> Result<Option<Etag>, StoreError> {
+    match expected.take() {
+        Some(etag) => Ok(Some(etag)),
+        None => current_etag(target, href).await,
+    }
+}
+
+fn written(done: WriteOutcome) -> (String, Option<String>) {
+    (done.href.into_string(), done.etag.map(Etag::into_string))
+}
+
 /// Writes an item where its mapping says (creating it when it has no href yet or is
 /// gone), overwriting whatever the server has there now. Returns the href and etag.
 async fn write(
@@ -867,7 +886,7 @@ async fn write(
         None => {
             let name = format!("{uid}.ics");
             match target.store.create(&target.calendar, &name, body).await {
-                Ok(done) => return Ok((done.href.into_string(), done.etag.map(Etag::into_string))),
+                Ok(done) => return Ok(written(done)),
                 // Already there: written by an attempt that did not get to record it.
                 Err(StoreError::PreconditionFailed { .. }) => {
                     format!("{}{name}", target.calendar.href.as_str())
@@ -878,28 +897,21 @@ async fn write(
     };
     let mut expected = row.etag.clone().map(Etag::new);
     for _ in 0..3 {
-        let etag = match expected.take() {
-            Some(etag) => etag,
-            None => match current_etag(target, &href).await? {
-                Some(etag) => etag,
-                None => {
-                    let name = href.rsplit('/').next().unwrap_or_default().to_owned();
-                    match target.store.create(&target.calendar, &name, body).await {
-                        Ok(done) => {
-                            return Ok((done.href.into_string(), done.etag.map(Etag::into_string)));
-                        }
-                        Err(StoreError::PreconditionFailed { .. }) => continue,
-                        Err(err) => return Err(err),
-                    }
-                }
-            },
+        let Some(etag) = etag_to_send(&mut expected, target, &href).await? else {
+            // Gone from the server: made again under the same name.
+            let name = href.rsplit('/').next().unwrap_or_default();
+            match target.store.create(&target.calendar, name, body).await {
+                Ok(done) => return Ok(written(done)),
+                Err(StoreError::PreconditionFailed { .. }) => continue,
+                Err(err) => return Err(err),
+            }
         };
         match target
             .store
             .update(&target.calendar, &ItemRef::new(href.clone()), &etag, body)
             .await
         {
-            Ok(done) => return Ok((done.href.into_string(), done.etag.map(Etag::into_string))),
+            Ok(done) => return Ok(written(done)),
             // Changed on the server meanwhile (or gone): read its etag again.
             Err(StoreError::PreconditionFailed { .. } | StoreError::NotFound { .. }) => continue,
             Err(err) => return Err(err),
@@ -918,12 +930,8 @@ async fn remove(target: &Target<'_>, href: &str, etag: Option<&str>) -> Result<(
     }
     let mut expected = etag.map(Etag::new);
     for _ in 0..3 {
-        let etag = match expected.take() {
-            Some(etag) => etag,
-            None => match current_etag(target, href).await? {
-                Some(etag) => etag,
-                None => return Ok(()),
-            },
+        let Some(etag) = etag_to_send(&mut expected, target, href).await? else {
+            return Ok(());
         };
         match target
             .store
