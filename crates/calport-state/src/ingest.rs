@@ -902,6 +902,26 @@ impl StateDb {
         })
     }
 
+    /// The conflict of one source event (there is at most one), in any state.
+    ///
+    /// # Errors
+    /// [`StateError::Query`].
+    pub async fn ingest_conflict_of(
+        &self,
+        source_id: &str,
+        event_id: &str,
+    ) -> Result<Option<IngestConflictRow>, StateError> {
+        on_pool!(self, pool => {
+            Ok(sqlx::query_as::<_, IngestConflictRow>(
+                "SELECT * FROM ingest_conflicts WHERE source_id = $1 AND event_id = $2",
+            )
+            .bind(source_id)
+            .bind(event_id)
+            .fetch_optional(pool)
+            .await?)
+        })
+    }
+
     /// Records a person's choice (`incoming` or `existing`); false when the conflict is
     /// not open.
     ///

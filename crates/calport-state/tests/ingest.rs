@@ -372,6 +372,14 @@ async fn mappings_audit_and_conflicts(fx: Fixture) {
         !db.resolve_ingest_conflict(id, "existing").await.unwrap(),
         "only open ones"
     );
+    assert_eq!(
+        db.ingest_conflict_of("b", "B1")
+            .await
+            .unwrap()
+            .map(|c| c.id),
+        Some(id)
+    );
+    assert!(db.ingest_conflict_of("a", "M1").await.unwrap().is_none());
     let c = db.ingest_conflict(id).await.unwrap().unwrap();
     assert_eq!(
         (

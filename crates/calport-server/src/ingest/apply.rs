@@ -651,30 +651,38 @@ impl Applier {
         Ok(outcome("delete", format!("deleted {href}")))
     }
 
-    /// The active mapping of another source into the same calendar with the same
-    /// iCalUId (what the calendar shows of this meeting), if any.
+    /// The mappings of other sources with `status` that carry the same meeting (same
+    /// iCalUId) into the same calendar.
+    async fn same_meeting(
+        &self,
+        sources: &HashMap<String, SourceRow>,
+        source: &SourceRow,
+        mine: &EventRow,
+        status: &str,
+    ) -> Result<Vec<EventRow>, StateError> {
+        let Some(uid) = mine.ical_uid.as_deref() else {
+            return Ok(Vec::new());
+        };
+        let mut rows = self.app.db.ingest_events_by_ical_uid(uid).await?;
+        rows.retain(|row| {
+            row.source_id != source.id
+                && row.status == status
+                && sources
+                    .get(&row.source_id)
+                    .is_some_and(|s| same_calendar(s, source))
+        });
+        Ok(rows)
+    }
+
+    /// What the calendar shows of this meeting from another source, if anything.
     async fn shown_rival(
         &self,
         sources: &HashMap<String, SourceRow>,
         source: &SourceRow,
         mine: &EventRow,
     ) -> Result<Option<EventRow>, StateError> {
-        let Some(uid) = mine.ical_uid.as_deref() else {
-            return Ok(None);
-        };
-        Ok(self
-            .app
-            .db
-            .ingest_events_by_ical_uid(uid)
-            .await?
-            .into_iter()
-            .find(|row| {
-                row.source_id != source.id
-                    && row.status == "active"
-                    && sources
-                        .get(&row.source_id)
-                        .is_some_and(|s| same_calendar(s, source))
-            }))
+        let shown = self.same_meeting(sources, source, mine, "active").await?;
+        Ok(shown.into_iter().next())
     }
 
     /// The source to show a meeting after the shown source deleted it: the
@@ -685,22 +693,11 @@ impl Applier {
         source: &SourceRow,
         mine: &EventRow,
     ) -> Result<Option<EventRow>, StateError> {
-        let Some(uid) = mine.ical_uid.as_deref() else {
-            return Ok(None);
-        };
-        Ok(self
-            .app
-            .db
-            .ingest_events_by_ical_uid(uid)
-            .await?
+        let kept = self
+            .same_meeting(sources, source, mine, "superseded")
+            .await?;
+        Ok(kept
             .into_iter()
-            .filter(|row| {
-                row.source_id != source.id
-                    && row.status == "superseded"
-                    && sources
-                        .get(&row.source_id)
-                        .is_some_and(|s| same_calendar(s, source))
-            })
             .max_by_key(|row| (sources[&row.source_id].priority, row.modified_at)))
     }
 
@@ -710,13 +707,9 @@ impl Applier {
         source: &SourceRow,
         event_id: &str,
     ) -> Result<Option<String>, StateError> {
-        Ok(self
-            .app
-            .db
-            .ingest_conflicts(Some("resolved"))
-            .await?
-            .into_iter()
-            .find(|c| c.source_id == source.id && c.event_id == event_id)
+        let conflict = self.app.db.ingest_conflict_of(&source.id, event_id).await?;
+        Ok(conflict
+            .filter(|c| c.state == "resolved")
             .and_then(|c| c.resolution))
     }
 
